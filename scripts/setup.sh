@@ -45,4 +45,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/pip" install -q -e ".[model,audio,text,ros,dev]"
   echo "$want" > "$stamp"
 fi
+# --- ROS 2 interfaces of a2m_ros (msg/, action/) built into the venv; own stamp, ~13 s first time.
+VENV="$VENV" bash scripts/build_ros_interfaces.sh
+# --- end ROS 2 interfaces
+
 say "ready: $VENV"
