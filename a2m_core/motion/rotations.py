@@ -1,0 +1,184 @@
+"""Quaternion and rotation-matrix helpers, vectorised over leading dimensions.
+
+Quaternions are (w, x, y, z) with the Hamilton product; `quat_rotate(q, v)` is q v q^-1.
+Inputs broadcast against each other like numpy arrays; results are float64.
+The continuous 6D representation is the one HumanML3D stores: the first two columns of
+the rotation matrix, concatenated (column 0 then column 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def quat_multiply(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Hamilton product q r: (... 4), (... 4) -> (... 4); applying it rotates by r first, then q."""
+    q, r = _as_float(q), _as_float(r)
+    qw, qx, qy, qz = np.moveaxis(q, -1, 0)
+    rw, rx, ry, rz = np.moveaxis(r, -1, 0)
+    return np.stack(
+        (
+            qw * rw - qx * rx - qy * ry - qz * rz,
+            qw * rx + qx * rw + qy * rz - qz * ry,
+            qw * ry - qx * rz + qy * rw + qz * rx,
+            qw * rz + qx * ry - qy * rx + qz * rw,
+        ),
+        axis=-1,
+    )
+
+
+def quat_inverse(q: np.ndarray) -> np.ndarray:
+    """Inverse of unit quaternions (the conjugate): (... 4) -> (... 4)."""
+    q = _as_float(q)
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def quat_normalize(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions: (... 4) -> (... 4)."""
+    q = _as_float(q)
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v by unit quaternions q: (... 4), (... 3) -> (... 3)."""
+    q, v = _as_float(q), _as_float(v)
+    w, axis = q[..., :1], q[..., 1:]
+    uv = np.cross(axis, v)
+    return v + 2.0 * (w * uv + np.cross(axis, uv))
+
+
+def quat_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Shortest-arc unit quaternion turning direction u onto direction v: (... 3), (... 3) -> (... 4).
+
+    Same formula as the datasets' `qbetween` (w = |u||v| + u.v, xyz = u x v, normalised),
+    which is undefined for opposite directions; there this returns a half turn about an
+    axis perpendicular to u instead of NaN.
+    """
+    u, v = np.broadcast_arrays(_as_float(u), _as_float(v))
+    w = np.sqrt((u * u).sum(-1) * (v * v).sum(-1)) + (u * v).sum(-1)  # (...)
+    q = np.concatenate([w[..., None], np.cross(u, v)], axis=-1)  # (... 4)
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    scale = np.sqrt((u * u).sum(-1) * (v * v).sum(-1))[..., None]
+    opposite = (norm <= 1e-12 * np.maximum(scale, 1e-300))[..., 0]
+    if opposite.any():
+        uo = u[opposite]
+        # any axis perpendicular to u: cross with the coordinate axis u is least aligned with
+        helper = np.eye(3)[np.argmin(np.abs(uo), axis=-1)]
+        axis = np.cross(uo, helper)
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        q[opposite] = np.concatenate([np.zeros((len(uo), 1)), axis], axis=-1)
+        norm[opposite] = 1.0
+    return q / norm
+
+
+def quat_fix(q: np.ndarray) -> np.ndarray:
+    """Choose q or -q per frame so consecutive quaternions stay close: (t ... 4) -> (t ... 4).
+
+    The datasets' `qfix`: flips every frame after a negative dot product with its predecessor.
+    """
+    q = _as_float(q).copy()
+    flips = (q[1:] * q[:-1]).sum(-1) < 0  # (t-1 ...)
+    odd = np.cumsum(flips, axis=0) % 2 == 1
+    q[1:][odd] *= -1.0
+    return q
+
+
+def quat_from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation of angle_rad about unit axis: (... 3), (...) -> (... 4)."""
+    axis, half = _as_float(axis), 0.5 * _as_float(angle_rad)
+    return np.concatenate([np.cos(half)[..., None], np.sin(half)[..., None] * axis], axis=-1)
+
+
+def quat_from_yaw(angle_rad: np.ndarray) -> np.ndarray:
+    """Rotation of angle_rad about +Y (up): (...) -> (... 4)."""
+    return quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), angle_rad)
+
+
+def quat_yaw(q: np.ndarray) -> np.ndarray:
+    """Heading angle about +Y of the rotated +Z axis, in (-pi, pi]: (... 4) -> (...)."""
+    forward = quat_rotate(q, np.array([0.0, 0.0, 1.0]))  # (... 3)
+    return np.arctan2(forward[..., 0], forward[..., 2])
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices of quaternions (normalised first): (... 4) -> (... 3 3)."""
+    q = _as_float(q)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    two_s = 2.0 / (q * q).sum(-1)
+    m = np.stack(
+        (
+            1 - two_s * (y * y + z * z), two_s * (x * y - z * w), two_s * (x * z + y * w),
+            two_s * (x * y + z * w), 1 - two_s * (x * x + z * z), two_s * (y * z - x * w),
+            two_s * (x * z - y * w), two_s * (y * z + x * w), 1 - two_s * (x * x + y * y),
+        ),
+        axis=-1,
+    )
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """Unit quaternions (w >= 0) of rotation matrices: (... 3 3) -> (... 4).
+
+    Shepperd's method: computes the largest of the four components first, so the result
+    is accurate for every rotation, half turns included.
+    """
+    m = _as_float(m)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # 4 * component^2 for w, x, y, z
+    squares = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    best = np.argmax(squares, axis=-1)  # (...)
+    root = np.sqrt(np.maximum(np.take_along_axis(squares, best[..., None], -1)[..., 0], 1e-300))  # 2 |component|
+    a = m[..., 2, 1] - m[..., 1, 2]  # 4 w x
+    b = m[..., 0, 2] - m[..., 2, 0]  # 4 w y
+    c = m[..., 1, 0] - m[..., 0, 1]  # 4 w z
+    d = m[..., 0, 1] + m[..., 1, 0]  # 4 x y
+    e = m[..., 0, 2] + m[..., 2, 0]  # 4 x z
+    f = m[..., 1, 2] + m[..., 2, 1]  # 4 y z
+    candidates = np.stack(
+        [
+            np.stack([root * root, a, b, c], -1),
+            np.stack([a, root * root, d, e], -1),
+            np.stack([b, d, root * root, f], -1),
+            np.stack([c, e, f, root * root], -1),
+        ],
+        axis=-2,
+    )  # (... 4 4): row k is 4 * component_k * (w, x, y, z)
+    q = np.take_along_axis(candidates, best[..., None, None], -2)[..., 0, :] / (2.0 * root[..., None])
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def matrix_to_cont6d(m: np.ndarray) -> np.ndarray:
+    """HumanML3D's continuous 6D: columns 0 and 1 of the matrix: (... 3 3) -> (... 6)."""
+    m = _as_float(m)
+    return np.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1)
+
+
+def quat_to_cont6d(q: np.ndarray) -> np.ndarray:
+    """Quaternions to HumanML3D's continuous 6D: (... 4) -> (... 6)."""
+    return matrix_to_cont6d(quat_to_matrix(q))
+
+
+def cont6d_to_matrix(d6: np.ndarray) -> np.ndarray:
+    """Continuous 6D to rotation matrices by Gram-Schmidt, as HumanML3D does: (... 6) -> (... 3 3).
+
+    Column 0 is the normalised first vector; column 2 is normalised(col0 x second vector);
+    column 1 is col2 x col0.
+    """
+    d6 = _as_float(d6)
+    x = d6[..., :3] / np.linalg.norm(d6[..., :3], axis=-1, keepdims=True)
+    z = np.cross(x, d6[..., 3:])
+    z = z / np.linalg.norm(z, axis=-1, keepdims=True)
+    y = np.cross(z, x)
+    return np.stack([x, y, z], axis=-1)
+
+
+def cont6d_to_quat(d6: np.ndarray) -> np.ndarray:
+    """Continuous 6D to unit quaternions (w >= 0): (... 6) -> (... 4)."""
+    return matrix_to_quat(cont6d_to_matrix(d6))

@@ -1,0 +1,18 @@
+"""Shared test fixtures: where the read-only ground-truth data of ../shared lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[1] / ".." / "shared"
+
+
+@pytest.fixture(scope="session")
+def humanml3d_fixture_dir() -> Path:
+    """../shared/fixtures/humanml3d (one real clip, 012314, with Mean/Std); skips where it is absent."""
+    path = SHARED_DIR / "fixtures" / "humanml3d"
+    if not (path / "new_joint_vecs_012314.npy").is_file():
+        pytest.skip(f"HumanML3D reference clip absent: {path} (the shared fixtures are not checked out here)")
+    return path
