@@ -1,0 +1,1 @@
+"""Audio in: loading, resampling, validation, voice activity detection, utterance segmentation."""
