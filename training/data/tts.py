@@ -1,0 +1,101 @@
+"""Offline speech synthesis (espeak-ng, festival) to 16 kHz mono float32, and atomic WAV writing.
+
+Both engines run as subprocesses; sox converts whatever rate they produce to 16 kHz mono
+with `-G` (guard against clipping). The text goes through stdin, never the command line,
+so a caption starting with "-" cannot be taken for an option.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from a2m_core.errors import InputError
+from training.data.voices import FESTIVAL_VOICES, Voice
+
+SAMPLE_RATE_HZ = 16000
+_PACKAGES = {"espeak-ng": "espeak-ng", "text2wave": "festival", "sox": "sox"}
+
+
+def require_tool(tool: str) -> str:
+    """Path of `tool`, or an InputError naming the Debian package that provides it."""
+    path = shutil.which(tool)
+    if path is None:
+        raise InputError(f"{tool} not found on PATH: install the Debian package {_PACKAGES[tool]} "
+                         f"(sudo apt-get install {_PACKAGES[tool]}) or run scripts/setup.sh")
+    return path
+
+
+def _to_16k_mono(wav_bytes: bytes, effects: tuple[str, ...] = ()) -> np.ndarray:
+    """sox: any WAV -> 16 kHz mono 16-bit (after sox `effects`); returned as float32 in [-1, 1]."""
+    out = subprocess.run([require_tool("sox"), "-G", "-t", "wav", "-", "-r", str(SAMPLE_RATE_HZ), "-c", "1",
+                          "-b", "16", "-t", "wav", "-", *effects], input=wav_bytes, capture_output=True, check=True)
+    audio, rate = sf.read(io.BytesIO(out.stdout), dtype="float32")
+    assert rate == SAMPLE_RATE_HZ
+    return audio
+
+
+def _espeak(text: str, voice: Voice) -> tuple[bytes, tuple[str, ...]]:
+    cmd = [require_tool("espeak-ng"), "-v", voice.name, "-p", str(voice.pitch), "-s", str(voice.rate), "--stdout"]
+    return subprocess.run(cmd, input=text.encode(), capture_output=True, check=True).stdout, ()
+
+
+_HTS_F0_HZ = 180.0  # rough mean F0 of the HTS voice, to turn a shift in Hz into cents for sox
+
+
+def _festival(text: str, voice: Voice) -> tuple[bytes, tuple[str, ...]]:
+    """Diphone voices take pitch and rate inside festival; the HTS voice ignores both, so sox applies them."""
+    evals = [f"(voice_{voice.name})"]
+    effects: tuple[str, ...] = ()
+    model = FESTIVAL_VOICES[voice.name]
+    if model is None:
+        cents = 1200.0 * np.log2((_HTS_F0_HZ + voice.pitch) / _HTS_F0_HZ)
+        effects = ("tempo", "-s", f"{voice.rate / 100.0:.4f}", "pitch", f"{cents:.1f}")
+    else:
+        mean, std = model
+        evals.append(f"(Parameter.set 'Duration_Stretch {100.0 / voice.rate:.4f})")
+        evals.append(f"(set! int_lr_params '((target_f0_mean {mean + voice.pitch}) (target_f0_std {std}) "
+                     f"(model_f0_mean 170) (model_f0_std 34)))")
+    with tempfile.TemporaryDirectory(prefix="a2m_tts_") as tmp:
+        out = Path(tmp) / "out.wav"
+        cmd = [require_tool("text2wave"), "-o", str(out)]
+        for e in evals:
+            cmd += ["-eval", e]
+        subprocess.run(cmd, input=text.encode(), capture_output=True, check=True)
+        return out.read_bytes(), effects
+
+
+def synthesize(text: str, voice: Voice) -> np.ndarray:
+    """Speech for `text` in `voice`: float32 (n,) at 16 kHz mono."""
+    if not text.strip():
+        raise InputError("got empty text to speak; expected a sentence")
+    if not text.isascii():
+        raise InputError(f"got non-ASCII text {text[:40]!r}; the English voices expect ASCII (clean it first)")
+    engine = _espeak if voice.engine == "espeak-ng" else _festival
+    try:
+        audio = _to_16k_mono(*engine(text, voice))
+    except subprocess.CalledProcessError as exc:
+        raise InputError(f"{voice.engine} failed for voice {voice.speaker_id}: {exc.stderr.decode()[-300:]}") from exc
+    if audio.size == 0 or not np.isfinite(audio).all():
+        raise InputError(f"{voice.engine} produced no usable audio for {text[:40]!r} with {voice.speaker_id}")
+    return audio
+
+
+def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+    """Write 16-bit PCM WAV so that `path` either does not exist or is complete (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sf.write(f, audio, sample_rate_hz, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,81 @@
+"""The pool of synthetic speaker identities and its speaker-disjoint split.
+
+A speaker identity is an engine, a voice and its pitch and rate settings: espeak-ng
+accents x variants x pitch x rate, plus festival's offline voices with a few pitch/rate
+settings. The pool is deterministic (same seed, same voices) so that a rebuilt corpus and
+the Original/Oral builders of real datasets use the very same speakers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
+                  "en-us-nyc")
+# Intelligible human-like variants (robotic, whispering and croaking ones left out).
+ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
+                   "Andy", "Annie", "linda", "steph", "david", "paul", "robert", "Alex", "Michael", "john")
+ESPEAK_PITCHES = (30, 45, 60, 75)  # espeak-ng -p, 0..99
+ESPEAK_RATES_WPM = (130, 150, 170, 190)  # espeak-ng -s, words per minute
+# festival voice -> its diphone pitch model (mean, std Hz) that int_lr_params retargets; None: HTS voice
+FESTIVAL_VOICES = {"kal_diphone": (105.0, 14.0), "ked_diphone": (105.0, 14.0), "cmu_us_slt_arctic_hts": None}
+FESTIVAL_SETTINGS = ((0, 100), (-15, 115), (15, 90))  # (pitch shift Hz, rate % of normal)
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker identity."""
+
+    engine: str  # "espeak-ng" or "festival"
+    name: str  # espeak-ng voice "en-gb-scotland+m7" or festival voice "kal_diphone"
+    pitch: int  # espeak-ng: -p 0..99; festival: shift of the mean F0 in Hz
+    rate: int  # espeak-ng: words per minute; festival: % of normal speed
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("espeak-ng", "festival"):
+            raise ValueError(f"engine must be 'espeak-ng' or 'festival', got {self.engine!r}")
+        if self.engine == "espeak-ng" and not (0 <= self.pitch <= 99 and 80 <= self.rate <= 450):
+            raise ValueError(f"espeak-ng pitch 0..99 and rate 80..450 wpm, got {self.pitch}, {self.rate}")
+        if self.engine == "festival" and (self.name not in FESTIVAL_VOICES or not 50 <= self.rate <= 200):
+            raise ValueError(f"festival voice one of {list(FESTIVAL_VOICES)} and rate 50..200 %, got "
+                             f"{self.name!r}, {self.rate}")
+
+    @property
+    def speaker_id(self) -> str:
+        return f"{self.engine}:{self.name}:p{self.pitch}:r{self.rate}"
+
+    def to_json(self) -> dict:
+        return {"speaker_id": self.speaker_id, **asdict(self)}
+
+
+def voice_pool(num_espeak: int = 48, seed: int = 0) -> list[Voice]:
+    """`num_espeak` distinct espeak-ng identities (every accent used evenly) and the festival identities."""
+    if not 1 <= num_espeak <= len(ESPEAK_ACCENTS) * len(ESPEAK_VARIANTS) * len(ESPEAK_PITCHES) * len(ESPEAK_RATES_WPM):
+        raise ValueError(f"num_espeak out of range: {num_espeak}")
+    rng = np.random.default_rng(seed)
+    combos = list(itertools.product(ESPEAK_VARIANTS, ESPEAK_PITCHES, ESPEAK_RATES_WPM))
+    voices: list[Voice] = []
+    per_accent = [rng.permutation(len(combos)) for _ in ESPEAK_ACCENTS]
+    for i in range(num_espeak):  # round-robin over accents so each gets its share
+        accent = i % len(ESPEAK_ACCENTS)
+        variant, pitch, rate = combos[per_accent[accent][i // len(ESPEAK_ACCENTS)]]
+        voices.append(Voice("espeak-ng", f"{ESPEAK_ACCENTS[accent]}+{variant}", pitch, rate))
+    for name, (shift, rate) in itertools.product(FESTIVAL_VOICES, FESTIVAL_SETTINGS):
+        voices.append(Voice("festival", name, shift, rate))
+    return voices
+
+
+def split_of_voice(index: int) -> str:
+    """Speaker-disjoint split of the voice at `index` of the pool: 80 % train, 10 % val, 10 % test."""
+    return {8: "val", 9: "test"}.get(index % 10, "train")
+
+
+def voices_for_split(pool: list[Voice], split: str) -> list[Voice]:
+    """The voices of `split`; no voice is in two splits."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return [v for i, v in enumerate(pool) if split_of_voice(i) == split]
