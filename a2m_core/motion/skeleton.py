@@ -84,6 +84,11 @@ HUMANML3D = Skeleton(
     fps=20.0,
 )
 
+# KIT side names follow HumanML3D's labels (face joints "r_hip, l_hip, sdr_r, sdr_l" = 11, 16, 5, 8;
+# right foot 14, 15), which match where those joints lie in the processed data: after the facing
+# normalisation joint 11 is on the -X side, the figure's right. MMM's own names are the other way
+# round (5 = "LS", 11 = "LH"), and KIT's raw_offsets put 5 and 11 at +X: the dataset's IK turns
+# those bones by large angles. Positions are millimetres.
 _KIT_CHAINS = ((0, 11, 12, 13, 14, 15), (0, 16, 17, 18, 19, 20), (0, 1, 2, 3, 4), (3, 5, 6, 7), (3, 8, 9, 10))
 
 KIT = Skeleton(

@@ -117,6 +117,14 @@ def test_synthetic_round_trip_within_1mm(skeleton):
     assert np.abs(again - decoded[:-1]).max() < one_mm
 
 
+def test_kit_canonical_frame_puts_right_joints_on_the_right():
+    """After KIT's facing normalisation (+Z forward, Y up) the joints named right lie at -X, as in the data."""
+    canonical = codec_for("kit").canonical_joints(synthetic_motion(KIT))
+    right = [KIT.index(n) for n in ("right_hip", "right_shoulder", "right_toe")]
+    left = [KIT.index(n) for n in ("left_hip", "left_shoulder", "left_toe")]
+    assert (canonical[0, right, 0] < canonical[0, left, 0]).all()
+
+
 @pytest.mark.parametrize("skeleton", [HUMANML3D, KIT], ids=lambda s: s.name)
 def test_canonical_joints_are_normalised(skeleton):
     codec = FeatureCodec(skeleton)
