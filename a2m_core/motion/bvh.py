@@ -5,7 +5,9 @@ Conventions of the files written here:
 
 - **Axes**: the dataset frame as it is, Y up, the motion facing +Z (BVH's usual axes; Blender's
   importer defaults to Y up, -Z forward and converts).
-- **Units**: centimetres by default (`units="cm"`), as most BVH files are (CMU, Mixamo, LaFAN1).
+- **Units**: input joints are in the dataset's units (HumanML3D metres, KIT-ML millimetres,
+  `frames.metres_per_unit`). The file is in centimetres by default (`units="cm"`), as most BVH
+  files are (CMU, Mixamo, LaFAN1).
   In Blender's importer (File > Import > Motion Capture) set Scale to 0.01 for a human-sized
   armature in metres, or export with `units="m"` and keep Scale 1.
 - **Channels**: the root has `Xposition Yposition Zposition Zrotation Xrotation Yrotation`, every
@@ -57,6 +59,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from a2m_core.errors import InputError
+from a2m_core.motion.frames import metres_per_unit
 from a2m_core.motion.kinematics import global_rotations, inverse_kinematics
 from a2m_core.motion.rotations import quat_inverse, quat_multiply
 from a2m_core.motion.skeleton import Skeleton
@@ -68,8 +71,9 @@ MIN_BONE_LENGTH_M = 1e-6  # shorter bones have no direction to aim
 
 
 def motion_to_bvh(joints: np.ndarray, skeleton: Skeleton, fps: float, *, units: str = "cm") -> str:
-    """BVH text of joint positions (t j 3) in the dataset frame (Y up, metres) at `fps` frames per second."""
-    joints = _validated_joints(joints, skeleton)
+    """BVH text of joint positions (t j 3) in the dataset frame and units (Y up; HumanML3D metres,
+    KIT-ML millimetres) at `fps` frames per second; the file is in `units` ("cm" or "m")."""
+    joints = _validated_joints(joints, skeleton) * metres_per_unit(skeleton)  # (t j 3) metres
     fps = _validated_fps(fps)
     if units not in UNITS_PER_METRE:
         raise InputError(f"unknown BVH units {units!r}: choose one of {', '.join(UNITS_PER_METRE)}")
@@ -100,7 +104,7 @@ def write_bvh(path: str | Path, joints: np.ndarray, skeleton: Skeleton, fps: flo
 
 def _validated_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     num_joints = skeleton.num_joints
-    expected = f"joint positions (frames, {num_joints}, 3) in metres for the {skeleton.name} skeleton"
+    expected = f"joint positions (frames, {num_joints}, 3) for the {skeleton.name} skeleton"
     try:
         array = np.asarray(joints, dtype=np.float64)
     except (TypeError, ValueError):
@@ -112,7 +116,7 @@ def _validated_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise InputError(f"BVH export: {bad} NaN or infinite values; expected finite {expected}")
-    bones = array[:, 1:] - array[:, list(skeleton.parents[1:])]  # (t j-1 3)
+    bones = (array[:, 1:] - array[:, list(skeleton.parents[1:])]) * metres_per_unit(skeleton)  # (t j-1 3) metres
     short = np.linalg.norm(bones, axis=-1) < MIN_BONE_LENGTH_M  # (t j-1)
     if short.any():
         frame, bone = (int(i) for i in np.argwhere(short)[0])

@@ -4,7 +4,10 @@ no a2m kinematics) reproduces the joint positions within 1 mm."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,8 @@ bvh = pytest.importorskip("bvh", reason="the independent BVH reader is the dev e
 
 FIXTURE = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "humanml3d" / "new_joints_012314.npy"
 TOLERANCE_M = 1e-3
-METRES_PER_UNIT = {"cm": 0.01, "m": 1.0}
+METRES_PER_FILE_UNIT = {"cm": 0.01, "m": 1.0}
+DATASET_METRES_PER_UNIT = {HUMANML3D.name: 1.0, KIT.name: 0.001}  # KIT-ML joint positions are millimetres
 
 
 @dataclass
@@ -79,15 +83,21 @@ def forward_kinematics(parsed: ParsedBvh) -> np.ndarray:
 
 
 def round_trip(joints: np.ndarray, skeleton: Skeleton, fps: float, units: str = "cm") -> tuple[np.ndarray, ParsedBvh]:
-    """Export, parse, forward kinematics; joints back in metres in the skeleton's joint order."""
+    """Export, parse, forward kinematics: (t j 3) metres per joint, the joints' and the file's."""
     parsed = parse(motion_to_bvh(joints, skeleton, fps, units=units))
     assert sorted(parsed.names) == sorted(skeleton.joint_names)
-    back = forward_kinematics(parsed) * METRES_PER_UNIT[units]  # (t j 3), file order
-    return back[:, [parsed.names.index(name) for name in skeleton.joint_names]], parsed
+    back = forward_kinematics(parsed) * METRES_PER_FILE_UNIT[units]  # (t j 3), file order
+    back = back[:, [parsed.names.index(name) for name in skeleton.joint_names]]
+    return np.linalg.norm(back - joints * DATASET_METRES_PER_UNIT[skeleton.name], axis=-1), parsed
+
+
+def assert_within_1mm(error_m: np.ndarray, skeleton: Skeleton) -> None:
+    worst = skeleton.joint_names[error_m.max(0).argmax()]
+    assert error_m.max() < TOLERANCE_M, f"max error {error_m.max() * 1000:.4f} mm at joint {worst}"
 
 
 def rigid_kit_motion(num_frames: int = 150) -> np.ndarray:
-    """A KIT-skeleton motion built here from a rigid body and smooth rotations (t 21 3), metres.
+    """A KIT-skeleton motion built here from a rigid body and smooth rotations (t 21 3), in KIT-ML's millimetres.
 
     The body is rigid (the hips sit below and behind the root, the shoulders below the neck),
     the root walks and turns through a full circle, and every joint swings by up to ~100
@@ -112,7 +122,7 @@ def rigid_kit_motion(num_frames: int = 150) -> np.ndarray:
         parent = KIT.parents[joint]
         joints[:, joint] = joints[:, parent] + world[parent].apply(offsets[joint])
         world.append(world[parent] * Rotation.from_rotvec(rotvecs[:, joint]))
-    return joints
+    return joints * 1000.0
 
 
 def fixture_joints() -> np.ndarray:
@@ -123,9 +133,8 @@ def fixture_joints() -> np.ndarray:
 
 def test_humanml3d_fixture_round_trips_within_1mm():
     joints = fixture_joints()  # (170 22 3)
-    back, parsed = round_trip(joints, HUMANML3D, fps=20.0)
-    error = np.linalg.norm(back - joints, axis=-1)
-    assert error.max() < TOLERANCE_M, f"max error {error.max() * 1000:.4f} mm at joint {HUMANML3D.joint_names[error.max(0).argmax()]}"
+    error_m, parsed = round_trip(joints, HUMANML3D, fps=20.0)
+    assert_within_1mm(error_m, HUMANML3D)
     assert parsed.frames.shape == (170, 6 + 3 * 21)
     assert parsed.frame_time == pytest.approx(0.05)
 
@@ -133,12 +142,11 @@ def test_humanml3d_fixture_round_trips_within_1mm():
 @pytest.mark.parametrize("units", ["cm", "m"])
 def test_kit_motion_round_trips_within_1mm(units):
     joints = rigid_kit_motion()
-    back, parsed = round_trip(joints, KIT, fps=KIT.fps, units=units)
-    error = np.linalg.norm(back - joints, axis=-1)
-    assert error.max() < TOLERANCE_M, f"max error {error.max() * 1000:.4f} mm at joint {KIT.joint_names[error.max(0).argmax()]}"
-    first_bone = np.linalg.norm(joints[0, KIT.index("torso")] - joints[0, 0])
-    offset = np.linalg.norm(parsed.offsets[parsed.names.index("torso")]) * METRES_PER_UNIT[units]
-    assert offset == pytest.approx(first_bone, abs=1e-7)
+    error_m, parsed = round_trip(joints, KIT, fps=KIT.fps, units=units)
+    assert_within_1mm(error_m, KIT)
+    first_bone_m = np.linalg.norm(joints[0, KIT.index("torso")] - joints[0, 0]) / 1000.0
+    offset_m = np.linalg.norm(parsed.offsets[parsed.names.index("torso")]) * METRES_PER_FILE_UNIT[units]
+    assert offset_m == pytest.approx(first_bone_m, abs=1e-7)
 
 
 def test_offsets_have_first_frame_bone_lengths_and_single_child_bones_rest_directions():
@@ -147,17 +155,17 @@ def test_offsets_have_first_frame_bone_lengths_and_single_child_bones_rest_direc
     for joint in range(1, KIT.num_joints):
         parent = KIT.parents[joint]
         offset = parsed.offsets[parsed.names.index(KIT.joint_names[joint])]
-        assert np.linalg.norm(offset) == pytest.approx(np.linalg.norm(joints[0, joint] - joints[0, parent]), abs=1e-6)
+        bone_m = np.linalg.norm(joints[0, joint] - joints[0, parent]) / 1000.0
+        assert np.linalg.norm(offset) == pytest.approx(bone_m, abs=1e-6)
         if KIT.parents.count(parent) == 1:
             direction = offset / np.linalg.norm(offset)
             np.testing.assert_allclose(direction, KIT.raw_offsets_np[joint], atol=1e-6)
 
 
 def test_single_frame_motion_exports():
-    joints = rigid_kit_motion(1)
-    back, parsed = round_trip(joints, KIT, fps=30.0)
+    error_m, parsed = round_trip(rigid_kit_motion(1), KIT, fps=30.0)
     assert len(parsed.frames) == 1
-    np.testing.assert_allclose(back, joints, atol=TOLERANCE_M)
+    assert_within_1mm(error_m, KIT)
 
 
 def test_file_is_well_formed_bvh():
@@ -213,6 +221,51 @@ def test_write_bvh_writes_the_same_text(tmp_path):
     joints = rigid_kit_motion(8)
     path = write_bvh(tmp_path / "clip.bvh", joints, KIT, fps=12.5)
     assert path.read_text() == motion_to_bvh(joints, KIT, fps=12.5)
+
+
+BLENDER_IMPORT = """
+import builtins, json, sys
+import bpy
+
+_open = builtins.open
+def _open_text(file, mode="r", *args, **kwargs):  # Debian's Blender 3.4 importer still opens with Python 2's "rU"
+    return _open(file, mode.replace("U", ""), *args, **kwargs)
+builtins.open = _open_text
+
+bvh_path, json_path = sys.argv[sys.argv.index("--") + 1 :]
+bpy.ops.object.select_all(action="SELECT")
+bpy.ops.object.delete()
+bpy.ops.import_anim.bvh(filepath=bvh_path, global_scale=0.01)  # the documented Scale for files in cm
+armature = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+action = armature.animation_data.action
+first, last = (int(f) for f in action.frame_range)
+positions = []
+for frame in range(first, last + 1):
+    bpy.context.scene.frame_set(frame)
+    positions.append({bone.name: list(armature.matrix_world @ bone.head) for bone in armature.pose.bones})
+json.dump(positions, open(json_path, "w"))
+"""
+
+
+@pytest.mark.slow  # starts Blender: ~2-3 s per clip
+@pytest.mark.parametrize("skeleton", [HUMANML3D, KIT])
+def test_blender_imports_the_file_with_the_same_joint_positions(skeleton, tmp_path):
+    """Blender's own BVH importer (default axes: file Y up becomes Blender Z up), run headless."""
+    blender = shutil.which("blender")
+    if blender is None:
+        pytest.skip("Blender is not installed (apt-get install blender): the import check needs its BVH importer")
+    joints = fixture_joints() if skeleton is HUMANML3D else rigid_kit_motion(40)
+    write_bvh(tmp_path / "clip.bvh", joints, skeleton, fps=skeleton.fps)
+    script = tmp_path / "import_bvh.py"
+    script.write_text(BLENDER_IMPORT)
+    command = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--"]
+    subprocess.run(command + [str(tmp_path / "clip.bvh"), str(tmp_path / "positions.json")], check=True,
+                   capture_output=True, timeout=120)
+    frames = json.loads((tmp_path / "positions.json").read_text())
+    blender_xyz = np.array([[frame[name] for name in skeleton.joint_names] for frame in frames])  # (t j 3)
+    back_m = np.stack([blender_xyz[..., 0], blender_xyz[..., 2], -blender_xyz[..., 1]], axis=-1)  # Blender (x, -z, y)
+    assert back_m.shape == joints.shape
+    assert_within_1mm(np.linalg.norm(back_m - joints * DATASET_METRES_PER_UNIT[skeleton.name], axis=-1), skeleton)
 
 
 @pytest.mark.parametrize(
