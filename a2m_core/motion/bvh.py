@@ -267,12 +267,12 @@ def _hierarchy_lines(skeleton: Skeleton, offsets: np.ndarray, children: list[lis
 
     def joint_lines(joint: int, depth: int) -> list[str]:
         pad = "\t" * depth
-        if joint == 0:
-            lines = [f"ROOT {skeleton.joint_names[0]}", "{", f"\tOFFSET {fmt(np.zeros(3))}",
-                     f"\tCHANNELS 6 Xposition Yposition Zposition {rotations}"]
+        if joint == 0:  # the root's OFFSET is zero: its position channels place it
+            keyword, channels = "ROOT", f"6 Xposition Yposition Zposition {rotations}"
         else:
-            lines = [f"{pad}JOINT {skeleton.joint_names[joint]}", f"{pad}{{", f"{pad}\tOFFSET {fmt(offsets[joint])}",
-                     f"{pad}\tCHANNELS 3 {rotations}"]
+            keyword, channels = "JOINT", f"3 {rotations}"
+        lines = [f"{pad}{keyword} {skeleton.joint_names[joint]}", f"{pad}{{",
+                 f"{pad}\tOFFSET {fmt(offsets[joint])}", f"{pad}\tCHANNELS {channels}"]
         for child in children[joint]:
             lines += joint_lines(child, depth + 1)
         if not children[joint]:
