@@ -7,12 +7,18 @@ ROS frame (REP 103): X forward, Y left, Z up; metres, radians.
 So dataset +Z (forward) -> ROS +X, dataset +X (left) -> ROS +Y, dataset +Y (up) -> ROS +Z:
 a cyclic permutation of the axes, a proper rotation (det +1), never a mirror. Lengths and
 angles are unchanged; a rotation by an angle about dataset +Y is the same angle about ROS +Z.
+The axis conversions keep units; HumanML3D is in metres but KIT-ML in millimetres, so scale by
+`metres_per_unit(skeleton)` before anything leaves for ROS.
 Quaternions are (w, x, y, z) like the rest of a2m_core.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from a2m_core.motion.skeleton import HUMANML3D, KIT, Skeleton
+
+_METRES_PER_UNIT = {HUMANML3D.name: 1.0, KIT.name: 0.001}  # KIT-ML stores millimetres
 
 DATASET_TO_ROS = np.array(
     [
@@ -23,6 +29,13 @@ DATASET_TO_ROS = np.array(
 )
 DATASET_TO_ROS.setflags(write=False)
 """(3, 3) rotation taking dataset-frame vectors to ROS-frame vectors: p_ros = DATASET_TO_ROS @ p_dataset."""
+
+
+def metres_per_unit(skeleton: Skeleton) -> float:
+    """Metres per unit of the skeleton's dataset positions (HumanML3D 1, KIT-ML 0.001)."""
+    if skeleton.name not in _METRES_PER_UNIT:
+        raise ValueError(f"unknown length unit for skeleton {skeleton.name!r}; known: {', '.join(_METRES_PER_UNIT)}")
+    return _METRES_PER_UNIT[skeleton.name]
 
 
 def _check_last_dims(array: np.ndarray, dims: tuple[int, ...], what: str) -> np.ndarray:

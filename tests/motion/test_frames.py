@@ -94,3 +94,10 @@ def test_heading_yaw_turns_about_up():
 def test_wrong_shapes_are_refused(call, shape):
     with pytest.raises(ValueError, match="must have shape"):
         call(np.zeros(shape))
+
+
+def test_units_to_metres():
+    from a2m_core.motion.skeleton import KIT
+
+    assert frames.metres_per_unit(HUMANML3D) == 1.0
+    assert frames.metres_per_unit(KIT) == 0.001
