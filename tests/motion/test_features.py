@@ -232,3 +232,12 @@ def test_normalizer_rejects_bad_statistics(tmp_path):
         Normalizer.from_files(tmp_path / "corrupt.npy", tmp_path / "zero.npy")
     with pytest.raises(InputError, match="missing.npy"):
         Normalizer.from_files(tmp_path / "missing.npy", tmp_path / "zero.npy")
+
+
+def test_without_uniform_skeleton_the_bone_lengths_stay():
+    codec = codec_for("humanml3d")
+    joints = synthetic_motion(HUMANML3D, bone_scale=1.3)
+    kept = codec.decode(codec.encode(joints, uniform_skeleton=False))
+    np.testing.assert_allclose(
+        np.linalg.norm(bone_offsets(HUMANML3D, kept[3]), axis=-1),
+        np.linalg.norm(rest_offsets(HUMANML3D) * 1.3, axis=-1), atol=1e-5)
