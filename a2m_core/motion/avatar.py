@@ -19,7 +19,10 @@ One layout drives both the URDF and the angles, so the two cannot drift apart:
 Angles come from joint positions through the dataset's inverse kinematics. The root carries
 the person's heading (the facing of hips and shoulders, per frame) and position;
 the bones are oriented in that heading-free body frame, so a pose has the same body angles
-whichever way the person faces. Forward kinematics of the URDF with these angles reproduces the
+whichever way the person faces. Joint positions leave each bone's twist free; the dataset's
+shortest arc flips it where a bone turns opposite its rest direction (an arm raised overhead),
+so from frame 1 on each bone takes the twist nearest its previous frame's
+(`rotations.quat_continuous_twist`): joint values change as smoothly as the motion does. Forward kinematics of the URDF with these angles reproduces the
 joints exactly when the motion's bone lengths are the reference lengths (every motion decoded
 from dataset features, every motion the dataset's FK builds); for other bone lengths the bone
 directions are reproduced and the positions differ by the length differences.
@@ -38,7 +41,14 @@ from a2m_core.errors import InputError
 from a2m_core.motion.features import FeatureCodec, codec_for_features
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros, quaternions_to_ros
 from a2m_core.motion.kinematics import global_rotations, inverse_kinematics, rest_offsets
-from a2m_core.motion.rotations import IDENTITY, quat_between, quat_inverse, quat_multiply, quat_rotate
+from a2m_core.motion.rotations import (
+    IDENTITY,
+    quat_between,
+    quat_continuous_twist,
+    quat_inverse,
+    quat_multiply,
+    quat_rotate,
+)
 from a2m_core.motion.skeleton import HUMANML3D, Skeleton
 
 ROOT_JOINTS = (
@@ -53,8 +63,8 @@ ROOT_JOINTS = (
 
 # Euler order (parent to child) by the axis of the bone's rest direction in the ROS frame: the
 # middle axis is the twist. Of the two orders with that middle, these kept the middle angle
-# lowest on the HumanML3D fixture clip (max 13-76 degrees per bone).
-_AXIS_ORDER_BY_REST_AXIS = {"x": "zxy", "y": "zyx", "z": "xzy"}
+# lowest on the HumanML3D fixture clip (max 9-74 degrees per bone, gimbal lock is at 90).
+_AXIS_ORDER_BY_REST_AXIS = {"x": "zxy", "y": "xyz", "z": "xzy"}
 _WORLD = "world"
 _FORWARD = np.array([0.0, 0.0, 1.0])  # dataset frame
 _UP = np.array([0.0, 1.0, 0.0])
@@ -260,6 +270,7 @@ def avatar_joint_angle_array(joints: np.ndarray, skeleton: Skeleton = HUMANML3D)
     body = quat_rotate(quat_inverse(heading)[:, None], joints - joints[:, :1])  # (t j 3) facing +Z, root at 0
     bones = global_rotations(skeleton, inverse_kinematics(skeleton, body))  # (t j 4) rest direction -> bone
     bones[:, 0] = IDENTITY  # the root's own turn is the heading, carried by the root joints
+    bones[:, 1:] = quat_continuous_twist(bones[:, 1:], skeleton.raw_offsets_np[1:])  # no spin about a bone between frames
     parents = list(skeleton.parents[1:])
     local = quat_multiply(quat_inverse(bones[:, parents]), bones[:, 1:])  # (t j-1 4) relative to the parent bone
     local_ros = quaternions_to_ros(local)

@@ -89,6 +89,29 @@ def quat_fix(q: np.ndarray) -> np.ndarray:
     return q
 
 
+def quat_continuous_twist(aims: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Per frame, aims[t] twisted about `axes` to lie nearest the previous result: (t ... 4), (... 3) -> (t ... 4).
+
+    aim * (rotation about the axis) turns the axis the same way as aim does, so the twist is free
+    when only a bone's direction is known. The shortest arc onto a direction flips that twist
+    abruptly where the direction passes opposite the axis; following on from the previous frame
+    keeps the rotations continuous instead. Frame 0 keeps its aim. Where the previous rotation is
+    a half turn across the axis away, no twist is nearer and the aim is kept.
+    """
+    aims = _as_float(aims)
+    axes = _as_float(axes) / np.linalg.norm(axes, axis=-1, keepdims=True)
+    out = aims.copy()
+    for frame in range(1, len(aims)):
+        relative = quat_multiply(quat_inverse(aims[frame]), out[frame - 1])  # (... 4) from this aim to the last result
+        # the nearest rotation about the axis: the scalar part and the axis-parallel vector part
+        twist = np.concatenate([relative[..., :1], axes * (relative[..., 1:] * axes).sum(-1, keepdims=True)], axis=-1)
+        norm = np.linalg.norm(twist, axis=-1, keepdims=True)
+        usable = norm > 1e-9
+        twist = np.where(usable, twist / np.where(usable, norm, 1.0), IDENTITY)
+        out[frame] = quat_multiply(aims[frame], twist)
+    return out
+
+
 def quat_from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     """Rotation of angle_rad about unit axis: (... 3), (...) -> (... 4)."""
     axis, half = _as_float(axis), 0.5 * _as_float(angle_rad)

@@ -9,6 +9,7 @@ from a2m_core.motion.rotations import (
     cont6d_to_quat,
     matrix_to_quat,
     quat_between,
+    quat_continuous_twist,
     quat_fix,
     quat_from_axis_angle,
     quat_from_yaw,
@@ -98,3 +99,21 @@ def test_fix_removes_sign_flips(rng):
     fixed = quat_fix(flipped)
     assert ((fixed[1:] * fixed[:-1]).sum(-1) > 0).all()
     assert _same_rotation(fixed, q).max() < 1e-12
+
+
+def test_continuous_twist_keeps_the_aims_and_has_no_flips():
+    """A bone swept up and over, through the opposite of its rest direction (an arm raised overhead)."""
+    rest = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])  # (2 3): two bones at once
+    sweep = np.linspace(0.2, 2 * np.pi - 0.2, 300)
+    directions = np.stack([np.sin(sweep), -np.cos(sweep), np.full_like(sweep, 0.004)], axis=-1)  # passes 4 mrad from +Y
+    directions = np.stack([directions, directions[:, [1, 0, 2]] * [-1.0, 1.0, 1.0]], axis=1)  # (t 2 3)
+    aims = quat_between(rest, directions)  # (t 2 4) shortest arcs: they flip near the opposite direction
+    out = quat_continuous_twist(aims, rest)
+    np.testing.assert_allclose(quat_rotate(out, rest), directions / np.linalg.norm(directions, axis=-1, keepdims=True), atol=1e-9)
+    np.testing.assert_allclose(out[0], aims[0])
+
+    def steps(q):
+        return 2 * np.arccos(np.clip(np.abs((q[1:] * q[:-1]).sum(-1)), 0.0, 1.0))  # (t-1 2) radians
+
+    assert steps(aims).max() > 1.0  # the shortest arc spins half a turn about the bone within two steps
+    assert steps(out).max() < 3 * np.diff(sweep)[0]  # the followed twist moves with the bone
