@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 APT_PACKAGES="ffmpeg sox espeak-ng festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-  libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins cmake g++"
+  libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins cmake g++
+  liburdfdom-tools"  # liburdfdom-tools: check_urdf, the C++ URDF parser robot_state_publisher uses, for the avatar test
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -5,6 +5,9 @@ joint's motion about or along its axis), over the tree that urdf_parser_py build
 so it shares nothing with the generator but the file.
 """
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +113,18 @@ def test_urdf_parses_with_unique_names_and_the_documented_joints(skeleton):
             assert joint.limit.lower == pytest.approx(-np.pi / 2) and joint.limit.upper == pytest.approx(np.pi / 2)
         if joint.type == "prismatic":
             assert joint.limit.lower <= -100 and joint.limit.upper >= 100
+
+
+def test_urdfdom_check_urdf_accepts_the_file(tmp_path):
+    """urdfdom is the C++ parser behind robot_state_publisher and RViz's RobotModel display."""
+    if shutil.which("check_urdf") is None:
+        pytest.skip("check_urdf absent: install the Debian package liburdfdom-tools (scripts/setup.sh does)")
+    path = write_avatar_urdf(tmp_path / "avatar.urdf")
+    result = subprocess.run(["check_urdf", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Successfully Parsed XML" in result.stdout and "root Link: world" in result.stdout
+    num_links = len(URDF.from_xml_string(path.read_text()).links)
+    assert len(re.findall(r"child\(\d+\):", result.stdout)) == num_links - 1  # every other link hangs in the one tree
 
 
 def test_links_carry_a_stick_figure():
