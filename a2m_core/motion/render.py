@@ -1,0 +1,103 @@
+"""Render a motion to mp4 or gif: 3D skeleton, ground grid, root trajectory trace, title.
+
+The camera follows the root so long walks stay in view; the ground grid is fixed in the
+world, so the body's travel shows against it. Frames are drawn with matplotlib (Agg) and
+encoded by ffmpeg (mp4) or Pillow (gif).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from a2m_core.errors import InputError
+from a2m_core.motion.frames import metres_per_unit, positions_to_ros
+from a2m_core.motion.motion import Motion
+
+_SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#444444"}
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+def _chain_side(skeleton, chain: tuple[int, ...]) -> str:
+    names = " ".join(skeleton.joint_names[j] for j in chain[1:])
+    return "left" if "left" in names else "right" if "right" in names else "centre"
+
+
+def render_motion(
+    motion: Motion,
+    out_path: str | Path,
+    title: str = "",
+    progress: bool = True,
+    size_px: int = 480,
+    view_radius_m: float = 1.2,
+) -> Path:
+    """Write `motion` as a video (.mp4 or .gif by suffix) and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+    from tqdm import tqdm
+
+    out_path = Path(out_path)
+    suffix = out_path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise InputError(f"{out_path}: unknown video type {suffix!r}; use .mp4 or .gif")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise InputError("ffmpeg is not installed: run `make setup` (or apt-get install ffmpeg), or write a .gif")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    # drawn in the ROS frame (x forward, y left, z up, metres): a proper rotation, so left stays left
+    pts = positions_to_ros(motion.joints.astype(np.float64)) * metres_per_unit(motion.skeleton)  # (t j 3)
+    pts[..., 2] -= pts[..., 2].min()
+    root_xy = pts[:, 0, :2]  # (t 2)
+
+    dpi = 100
+    fig = plt.figure(figsize=(size_px / dpi, size_px / dpi), dpi=dpi)
+    ax = fig.add_subplot(projection="3d")
+    ax.view_init(elev=18, azim=35)  # from the front left of a person facing +x
+    z_top_m = 2.0
+    ax.set_box_aspect((2 * view_radius_m, 2 * view_radius_m, z_top_m), zoom=1.3)
+    ax.set_axis_off()
+    fig.subplots_adjust(0, 0, 1, 0.93)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    caption = fig.text(0.02, 0.02, "", fontsize=8, color="#555555")
+
+    # ground grid, fixed in the world, covering the whole trajectory
+    step = 0.5
+    lo = np.floor((root_xy.min(axis=0) - view_radius_m * 2) / step) * step
+    hi = np.ceil((root_xy.max(axis=0) + view_radius_m * 2) / step) * step
+    for x in np.arange(lo[0], hi[0] + step / 2, step):
+        ax.plot([x, x], [lo[1], hi[1]], [0, 0], color="#cccccc", linewidth=0.6)
+    for y in np.arange(lo[1], hi[1] + step / 2, step):
+        ax.plot([lo[0], hi[0]], [y, y], [0, 0], color="#cccccc", linewidth=0.6)
+
+    (trace,) = ax.plot([], [], [], color="#2ca02c", linewidth=1.5)
+    bones = [
+        (chain, ax.plot([], [], [], color=_SIDE_COLOURS[_chain_side(motion.skeleton, chain)], linewidth=3,
+                        marker="o", markersize=2.5)[0])
+        for chain in motion.skeleton.chains
+    ]
+
+    if suffix == ".mp4":
+        writer = animation.FFMpegWriter(fps=motion.fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
+    else:
+        writer = animation.PillowWriter(fps=motion.fps)
+    frames = range(motion.num_frames)
+    with writer.saving(fig, str(out_path), dpi=dpi):
+        for t in tqdm(frames, desc=f"rendering {out_path.name}", unit="frame", disable=not progress, leave=False):
+            cx, cy = root_xy[t]
+            ax.set_xlim(cx - view_radius_m, cx + view_radius_m)
+            ax.set_ylim(cy - view_radius_m, cy + view_radius_m)
+            ax.set_zlim(0, z_top_m)
+            trace.set_data_3d(root_xy[: t + 1, 0], root_xy[: t + 1, 1], np.zeros(t + 1))
+            for chain, line in bones:
+                p = pts[t, list(chain)]
+                line.set_data_3d(p[:, 0], p[:, 1], p[:, 2])
+            caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s")
+            writer.grab_frame()
+    plt.close(fig)
+    return out_path
