@@ -1,0 +1,28 @@
+"""The audio-to-motion model of "Semantics-Aware Human Motion Generation from Audio Instructions".
+
+Stable public API (other parts of a2m, the ROS nodes and export build on these names):
+
+    from a2m_core.model import AudioToMotion
+    from a2m_core.generation import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
+
+    model = AudioToMotion.load("models/edge")          # folder: config.json + model.safetensors [+ Mean.npy, Std.npy]
+    model = AudioToMotion.from_preset("edge")          # random weights; presets: paper, edge, text, tiny
+    model.save("models/mine")
+    out = generate(model, audio, audio_lens,           # audio (b s) float32 16 kHz mono, zero padded; audio_lens (b) int64
+                   lengths=None,                       # (b) int64 frames at model.config.fps, or None: predicted
+                   noise=make_noise(model, b, seed=0), # (b, num_iters + q - 1, max_tokens, num_codes) Gumbel; None: fresh
+                   num_iters=10, cfg_scale=4.0, res_cfg_scale=5.0, temperature=1.0, topk=None)
+    out.tokens    # (b n q) int64 RVQ tokens
+    out.features  # (b t f) normalised motion features (f = 263 HumanML3D), zero after each length
+    out.lengths   # (b) int64 frames (multiples of 4)
+    model.normalization  # (mean, std) arrays (f,) to denormalise features, or None for an untrained model
+
+Components, one module each: frontend_logmel, frontend_wavlm, text_encoder (front-ends),
+condition (memory retrieval and ablations), quantizer + rvq_vae (tokenizer), conditioned_transformer,
+masked_transformer, residual_transformer, length_predictor, audio_to_motion (composition),
+presets, io (save/load).
+"""
+
+from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+
+__all__ = ["AudioToMotion", "AudioToMotionConfig"]

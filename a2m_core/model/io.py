@@ -1,0 +1,134 @@
+"""A model is a folder: config.json, model.safetensors and, once trained, Mean.npy + Std.npy.
+
+Nothing is unpickled: weights are safetensors, the config is JSON, the normalisation statistics
+are .npy files read with allow_pickle=False. Every failure names the file and says what to do.
+Saving writes a temporary sibling folder first and renames it, so a killed save never leaves
+half a model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from a2m_core import __version__
+from a2m_core.errors import InputError
+from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+
+FORMAT = "a2m-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+MEAN_FILE, STD_FILE = "Mean.npy", "Std.npy"  # the HumanML3D names
+
+
+def save_model(model: AudioToMotion, directory: str | Path) -> Path:
+    """Write model to directory (replacing a model already there); returns the directory."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / f".{directory.name}.saving-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    document = {"format": FORMAT, "format_version": FORMAT_VERSION, "a2m_version": __version__,
+                "config": model.config.to_dict()}
+    (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, staging / WEIGHTS_FILE, metadata={"format": FORMAT})
+    if model.normalization is not None:
+        mean, std = model.normalization
+        np.save(staging / MEAN_FILE, np.asarray(mean, dtype=np.float32))
+        np.save(staging / STD_FILE, np.asarray(std, dtype=np.float32))
+    if directory.exists():
+        old = directory.parent / f".{directory.name}.old-{os.getpid()}"
+        directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old)
+    else:
+        staging.rename(directory)
+    return directory
+
+
+def read_config(directory: str | Path) -> AudioToMotionConfig:
+    """The model config stored in directory/config.json."""
+    path = Path(directory) / CONFIG_FILE
+    if not Path(directory).is_dir():
+        raise InputError(f"model folder {directory} does not exist: give a folder made by `a2m model init` or training")
+    if not path.is_file():
+        raise InputError(f"{path} is missing: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}): the file is damaged; re-save or re-download the model") from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InputError(f"{path} is not an a2m model config (no \"format\": \"{FORMAT}\")")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path} has format_version {document.get('format_version')!r}; this a2m reads "
+                         f"{FORMAT_VERSION}: upgrade a2m or convert the model")
+    try:
+        return AudioToMotionConfig.from_dict(document["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} holds an unusable model config: {exc}") from exc
+
+
+def _read_weights(path: Path, device: str) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the model folder has a config but no weights")
+    try:
+        return load_file(path, device=device)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path} cannot be read as safetensors ({exc}): the file is truncated or damaged; "
+                         "re-save or re-download the model") from exc
+
+
+def _check_state(model: AudioToMotion, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        details = "; ".join(f"{what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+                            for what, keys in (("missing", missing), ("unexpected", unexpected),
+                                               ("wrong shape", wrong)) if keys)
+        raise InputError(f"{path} does not match its config.json ({details}): the files come from different models")
+
+
+def _read_normalization(directory: Path, dim_motion: int) -> tuple[np.ndarray, np.ndarray] | None:
+    paths = [directory / MEAN_FILE, directory / STD_FILE]
+    present = [p.is_file() for p in paths]
+    if not any(present):
+        return None
+    if not all(present):
+        raise InputError(f"{paths[present.index(False)]} is missing: {MEAN_FILE} and {STD_FILE} come as a pair")
+    arrays = []
+    for path in paths:
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"{path} cannot be read as a .npy array ({exc})") from exc
+        if array.shape != (dim_motion,) or not np.isfinite(array).all():
+            raise InputError(f"{path} must hold {dim_motion} finite numbers, got shape {array.shape}")
+        arrays.append(array.astype(np.float32))
+    if (arrays[1] <= 0).any():
+        raise InputError(f"{paths[1]} has standard deviations <= 0")
+    return arrays[0], arrays[1]
+
+
+def load_model(directory: str | Path, map_location: str | torch.device = "cpu") -> AudioToMotion:
+    """Model from a folder written by save_model, in eval mode, on map_location."""
+    directory = Path(directory)
+    config = read_config(directory)
+    weights_path = directory / WEIGHTS_FILE
+    state = _read_weights(weights_path, str(map_location))
+    normalization = _read_normalization(directory, config.rvq_vae.dim_motion)
+    model = AudioToMotion(config)
+    _check_state(model, state, weights_path)
+    model.load_state_dict(state)
+    model.normalization = normalization
+    return model.to(map_location).eval()

@@ -1,0 +1,50 @@
+"""Motion length from the audio condition, as a class over token counts (one class per 4 frames).
+
+Class c means c + 1 tokens, i.e. 4 (c + 1) frames at the tokenizer's downsampling of 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from a2m_core.model.layers import check_positive, masked_mean
+
+
+@dataclass(frozen=True)
+class LengthPredictorConfig:
+    cond_dim: int = 512
+    dim: int = 256
+    max_tokens: int = 49  # classes
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_positive("LengthPredictorConfig", cond_dim=self.cond_dim, dim=self.dim, max_tokens=self.max_tokens)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LengthPredictorConfig.dropout must be in [0, 1), got {self.dropout}")
+
+
+class LengthPredictor(nn.Module):
+    """cond (b m c), cond_valid (b m) -> logits over 1..max_tokens tokens (b max_tokens)."""
+
+    def __init__(self, config: LengthPredictorConfig):
+        super().__init__()
+        self.config = config
+        self.net = nn.Sequential(
+            nn.LayerNorm(config.cond_dim), nn.Linear(config.cond_dim, config.dim), nn.GELU(),
+            nn.Dropout(config.dropout), nn.Linear(config.dim, config.max_tokens),
+        )
+
+    def forward(self, cond: Tensor, cond_valid: Tensor) -> Tensor:
+        return self.net(masked_mean(cond, cond_valid))
+
+    def predict(self, cond: Tensor, cond_valid: Tensor) -> Tensor:
+        """Most likely token count (b) int64 in 1..max_tokens."""
+        return self(cond, cond_valid).argmax(-1) + 1
+
+    def loss(self, cond: Tensor, cond_valid: Tensor, num_tokens: Tensor) -> Tensor:
+        """Cross entropy against true token counts num_tokens (b) (clamped to 1..max_tokens)."""
+        target = num_tokens.clamp(1, self.config.max_tokens) - 1
+        return F.cross_entropy(self(cond, cond_valid), target)
