@@ -1,0 +1,126 @@
+"""Procedural motion library: every action, joins, plausibility, and foot skating vs real HumanML3D."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a2m_core.motion.features import FeatureCodec
+from a2m_core.motion.skeleton import HUMANML3D
+from training.data.actions import GENERATORS, generate
+from training.data.plausibility import check_motion, foot_skating
+from training.data.sequences import MAX_FRAMES, MIN_FRAMES, sample_clip, sample_specs, sequence_track
+from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
+from training.data.track import FIELDS, concat, render, still, transformed
+
+FIXTURE = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "humanml3d" / "new_joints_012314.npy"
+
+
+def _fixture_skate_ratio() -> float:
+    if not FIXTURE.is_file():
+        pytest.skip(f"HumanML3D fixture absent ({FIXTURE}): cannot compare foot skating with real data")
+    return foot_skating(np.load(FIXTURE), 20.0).skate_ratio
+
+
+def test_library_covers_the_issue_list():
+    assert set(GENERATORS) == set(ACTION_KINDS) and len(GENERATORS) >= 30
+    for kind in ("walk", "walk_circle", "run", "jog_in_place", "turn", "turn_around", "jump_in_place", "jump_forward",
+                 "squat", "sit_down", "stand_up", "kneel", "wave", "raise_arms", "clap", "punch", "kick", "bow",
+                 "side_step", "march", "stretch", "spin", "hop", "crouch_look_around"):
+        assert kind in GENERATORS
+
+
+@pytest.mark.parametrize("kind", sorted(ACTION_KINDS))
+def test_every_action_is_plausible_and_ends_in_its_neutral_pose(kind):
+    rng = np.random.default_rng(hash(kind) % 2**32)
+    limit = _fixture_skate_ratio() if FIXTURE.is_file() else 0.1
+    for _ in range(2):
+        spec = sample_spec(ACTION_KINDS[kind], rng)
+        track = generate(spec, rng)
+        joints = render(track)
+        report = check_motion(joints, 20.0, max_skate_ratio=limit)
+        assert report.problems == (), (spec, report)
+        for index, pose in ((0, spec.action_kind.start_pose), (-1, spec.action_kind.end_pose)):
+            ref = still(1, pose)
+            ref = transformed(ref, track.root[index, [0, 2]] - ref.root[0, [0, 2]], track.yaw[index])
+            for field in FIELDS:
+                assert np.allclose(getattr(ref, field)[0], getattr(track, field)[index], atol=2e-3), (spec, field)
+
+
+def test_actions_do_what_they_say():
+    rng = np.random.default_rng(0)
+    def joints(**kw):
+        return render(generate(ActionSpec(**kw), rng))
+    walk = joints(kind="walk", direction="forward", count=6)
+    assert walk[-1, 0, 2] - walk[0, 0, 2] > 1.0  # moved forward along +Z
+    back = joints(kind="walk", direction="backward", count=6)
+    assert back[-1, 0, 2] < -0.5
+    left = joints(kind="turn", side="left")
+    across = left[-1, 1] - left[-1, 2]  # left hip - right hip
+    assert across[2] < -0.1 and abs(across[0]) < 0.03  # facing +X after a left turn: the left hip points to -Z
+    wave = joints(kind="wave", side="right", count=2)
+    assert wave[:, 21, 1].max() > wave[:, 15, 1].max() - 0.1 and wave[:, 20, 1].max() < 1.0  # right hand up, left down
+    jump = joints(kind="jump_in_place", count=1)
+    assert jump[:, [10, 11], 1].min(axis=1).max() > 0.08  # both feet off the floor
+    sit = joints(kind="sit_down")
+    assert sit[-1, 0, 1] < 0.65 and abs(sit[-1, 4, 1] - sit[-1, 1, 1]) < 0.1  # pelvis low, thighs level
+    kick = joints(kind="kick", side="left", count=1)
+    assert kick[:, 10, 1].max() > 0.3 and kick[:, 11, 1].max() < 0.02
+
+
+def test_clips_have_dataset_lengths_valid_pose_chains_and_no_jumps():
+    rng = np.random.default_rng(1)
+    limit = _fixture_skate_ratio() if FIXTURE.is_file() else 0.1
+    for _ in range(30):
+        clip = sample_clip(rng)
+        assert MIN_FRAMES <= len(clip.joints) <= MAX_FRAMES
+        assert 1 <= len(clip.specs) <= 3
+        for a, b in zip(clip.specs[:-1], clip.specs[1:]):
+            assert a.action_kind.end_pose == b.action_kind.start_pose
+        step = np.linalg.norm(np.diff(clip.joints, axis=0), axis=-1).max()
+        assert step < 0.5, clip.specs  # nothing faster than a sprinter's swinging foot (10 m/s): joins are smooth
+        assert check_motion(clip.joints, 20.0, limit).problems == ()
+
+
+def test_joins_between_actions_do_not_jump():
+    rng = np.random.default_rng(6)
+    kinds = sorted(ACTION_KINDS)
+    for i in range(60):
+        first = sample_spec(ACTION_KINDS[kinds[i % len(kinds)]], rng)
+        after = [k for k in kinds if ACTION_KINDS[k].start_pose == first.action_kind.end_pose]
+        second = sample_spec(ACTION_KINDS[after[int(rng.integers(len(after)))]], rng)
+        a, b = generate(first, rng), generate(second, rng)
+        joints = render(concat([a, b]))
+        join = a.num_frames - 1
+        step = np.linalg.norm(np.diff(joints[join - 2:join + 3], axis=0), axis=-1).max()
+        assert step < 0.15, (first, second, step)  # both sides are at rest there
+
+
+def test_sit_down_is_followed_by_stand_up():
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        specs = sample_specs(rng, 3)
+        for a, b in zip(specs[:-1], specs[1:]):
+            if a.kind == "sit_down":
+                assert b.kind == "stand_up"
+
+
+def test_short_sequences_are_padded_to_two_seconds():
+    track = sequence_track([ActionSpec("nod", count=2)], np.random.default_rng(3))
+    assert track.num_frames == MIN_FRAMES
+
+
+def test_skating_is_below_the_real_humanml3d_clip():
+    real = _fixture_skate_ratio()
+    rng = np.random.default_rng(4)
+    ratios = [foot_skating(sample_clip(rng).joints, 20.0).skate_ratio for _ in range(20)]
+    assert max(ratios) < real
+
+
+def test_clips_round_trip_through_the_feature_codec():
+    codec = FeatureCodec(HUMANML3D)
+    clip = sample_clip(np.random.default_rng(5))
+    features = codec.encode(clip.joints)
+    assert features.shape == (len(clip.joints) - 1, 263) and np.isfinite(features).all()
+    canonical = codec.canonical_joints(clip.joints)[:-1]
+    assert np.abs(codec.decode(features) - canonical).max() < 1e-3

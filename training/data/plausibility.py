@@ -1,0 +1,102 @@
+"""Checks that a motion is physically plausible: bone lengths, floor contact, foot skating, joint ranges.
+
+Foot skating follows the usual definition in motion-generation papers: a foot joint (ankle or
+toe) that stays within 5 cm of the floor on two consecutive frames is in contact; it skates
+when it moves more than 2.5 cm horizontally between those frames (0.5 m/s at 20 fps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from a2m_core.motion.skeleton import HUMANML3D, Skeleton
+
+CONTACT_HEIGHT_M = 0.05
+SKATE_STEP_M = 0.025
+
+
+@dataclass(frozen=True)
+class SkatingStats:
+    """How much the feet slide while on the floor."""
+
+    skate_ratio: float  # skating contact steps / contact steps
+    contact_speed_m_s: float  # mean horizontal speed of foot joints in contact
+    num_contacts: int
+
+
+def foot_skating(joints: np.ndarray, fps: float, skeleton: Skeleton = HUMANML3D) -> SkatingStats:
+    """Skating of the ankle and toe joints: joints (t j 3), Y up, metres."""
+    feet = joints[:, [*skeleton.foot_left, *skeleton.foot_right]]  # (t 4 3)
+    height = feet[..., 1] - joints[..., 1].min()  # (t 4)
+    step = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1)  # (t-1 4)
+    contact = (height[1:] < CONTACT_HEIGHT_M) & (height[:-1] < CONTACT_HEIGHT_M)
+    num = int(contact.sum())
+    if num == 0:
+        return SkatingStats(0.0, 0.0, 0)
+    return SkatingStats(float((step[contact] > SKATE_STEP_M).mean()), float(step[contact].mean() * fps), num)
+
+
+def bone_length_spread(joints: np.ndarray, skeleton: Skeleton = HUMANML3D) -> float:
+    """Largest change of any bone's length over the clip (metres): (t j 3) -> float."""
+    parents = np.asarray(skeleton.parents)
+    lengths = np.linalg.norm(joints[:, 1:] - joints[:, parents[1:]], axis=-1)  # (t j-1)
+    return float((lengths.max(0) - lengths.min(0)).max())
+
+
+def _interior_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Angle at b between b->a and b->c in degrees: (t 3) x3 -> (t)."""
+    u, v = a - b, c - b
+    cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class PlausibilityReport:
+    """Measurements of one clip and the list of violated limits (empty: plausible)."""
+
+    bone_spread_m: float
+    floor_penetration_m: float  # how far the lowest joint goes below the lowest foot contact
+    min_knee_deg: float
+    min_elbow_deg: float
+    knee_backward_m: float  # largest backward bend of a knee (hyperextension), metres
+    skating: SkatingStats
+    problems: tuple[str, ...]
+
+
+def check_motion(joints: np.ndarray, fps: float, max_skate_ratio: float) -> PlausibilityReport:
+    """Measure a HumanML3D-skeleton clip (t 22 3) and list what is out of human range."""
+    j = np.asarray(joints, dtype=np.float64)
+    floor = j[:, [7, 8, 10, 11], 1].min()
+    knees = [_interior_angle(j[:, hip], j[:, knee], j[:, ankle]) for hip, knee, ankle in ((1, 4, 7), (2, 5, 8))]
+    elbows = [_interior_angle(j[:, s], j[:, e], j[:, w]) for s, e, w in ((16, 18, 20), (17, 19, 21))]
+    # a knee bends forward: its offset from the hip-ankle line points along the toes
+    backward = 0.0
+    for hip, knee, ankle, toe in ((1, 4, 7, 10), (2, 5, 8, 11)):
+        mid = 0.5 * (j[:, hip] + j[:, ankle])
+        toe_dir = j[:, toe] - j[:, ankle]
+        toe_dir[:, 1] = 0
+        toe_dir /= np.maximum(np.linalg.norm(toe_dir, axis=-1, keepdims=True), 1e-9)
+        backward = max(backward, float(np.max(-np.sum((j[:, knee] - mid) * toe_dir, -1))))
+    report = dict(
+        bone_spread_m=bone_length_spread(j),
+        floor_penetration_m=float(max(floor - j[..., 1].min(), 0.0)),
+        min_knee_deg=float(min(k.min() for k in knees)),
+        min_elbow_deg=float(min(e.min() for e in elbows)),
+        knee_backward_m=backward,
+        skating=foot_skating(j, fps),
+    )
+    problems = []
+    if report["bone_spread_m"] > 1e-4:
+        problems.append(f"bone lengths change by {report['bone_spread_m']:.5f} m")
+    if report["floor_penetration_m"] > 0.03:
+        problems.append(f"a joint goes {report['floor_penetration_m']:.3f} m below the floor")
+    if report["min_knee_deg"] < 30 or report["min_elbow_deg"] < 25:
+        problems.append(f"knee {report['min_knee_deg']:.0f} / elbow {report['min_elbow_deg']:.0f} deg: "
+                        "folded past the human range")
+    if backward > 0.03:
+        problems.append(f"a knee bends backwards by {backward:.3f} m")
+    if report["skating"].skate_ratio > max_skate_ratio:
+        problems.append(f"foot skating ratio {report['skating'].skate_ratio:.3f} > {max_skate_ratio:.3f}")
+    return PlausibilityReport(**report, problems=tuple(problems))

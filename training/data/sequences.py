@@ -1,0 +1,60 @@
+"""Clips of 1 to 3 actions: which actions may follow which, their joined motion and length limits.
+
+A clip is 2 to 9.8 s at 20 fps (40 to 196 frames, HumanML3D's range). Sitting down must be
+the last action or be followed by standing up; standing up needs a seated start. Clips that
+come out short are padded by standing (or sitting) still at the end; long ones are redrawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.data.actions import generate
+from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
+from training.data.track import Track, concat, render, still
+
+MIN_FRAMES, MAX_FRAMES = 40, 196
+MAX_ACTIONS = 3
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One procedural clip: its actions and joint positions (n 22 3), Y up, metres, 20 fps."""
+
+    specs: tuple[ActionSpec, ...]
+    joints: np.ndarray
+
+
+def sample_specs(rng: np.random.Generator, num_actions: int) -> list[ActionSpec]:
+    """A random chain of `num_actions` actions whose start and end poses fit together."""
+    if not 1 <= num_actions <= MAX_ACTIONS:
+        raise ValueError(f"num_actions must be 1..{MAX_ACTIONS}, got {num_actions}")
+    state = "sit" if rng.random() < 0.04 else "stand"
+    specs: list[ActionSpec] = []
+    for _ in range(num_actions):
+        candidates = [k for k in ACTION_KINDS.values() if k.start_pose == state]  # after sit_down: stand_up
+        kind = candidates[int(rng.integers(len(candidates)))]
+        specs.append(sample_spec(kind, rng))
+        state = kind.end_pose
+    return specs
+
+
+def sequence_track(specs: list[ActionSpec], rng: np.random.Generator) -> Track:
+    """The joined controls of an action chain, padded by holding the end pose up to MIN_FRAMES."""
+    tracks = [generate(spec, rng) for spec in specs]
+    track = concat(tracks)
+    if track.num_frames < MIN_FRAMES:
+        track = concat([track, still(MIN_FRAMES - track.num_frames + 1, specs[-1].action_kind.end_pose)])
+    return track
+
+
+def sample_clip(rng: np.random.Generator, max_tries: int = 100) -> Clip:
+    """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long."""
+    for _ in range(max_tries):
+        specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)))
+        track = sequence_track(specs, rng)
+        if track.num_frames <= MAX_FRAMES:
+            return Clip(tuple(specs), render(track))
+    raise RuntimeError(f"no clip within {MAX_FRAMES} frames in {max_tries} tries")
