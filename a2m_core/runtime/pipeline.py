@@ -1,0 +1,70 @@
+"""Utterance in, robot-ready motion out: everything the motion node does that is not ROS.
+
+audio (n) float32 16 kHz -> generator -> raw features (t d) -> joints (t j 3, dataset frame)
+-> joint values per avatar joint (t k, REP 103: metres, radians) + joints in the ROS frame.
+The generator is anything with the `MotionGenerator` shape, so the node does not care which
+model, backend or device produced the features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from a2m_core.motion.avatar import avatar_joint_angle_array, avatar_joint_names
+from a2m_core.motion.features import FeatureCodec
+from a2m_core.motion.frames import metres_per_unit, positions_to_ros
+from a2m_core.motion.skeleton import Skeleton
+
+
+class MotionGenerator(Protocol):
+    """Generates raw (denormalised) dataset features for an utterance."""
+
+    skeleton: Skeleton
+
+    def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
+        """audio (n) float32 16 kHz -> features (t d) float32 at skeleton.fps; motion_s None: predicted length."""
+        ...
+
+
+@dataclass(frozen=True)
+class MotionClip:
+    """A generated motion in the shapes a robot takes."""
+
+    joint_names: tuple[str, ...]
+    positions: np.ndarray  # (t k) joint values: metres for prismatic, radians for revolute joints
+    joints: np.ndarray  # (t j 3) joint positions in the ROS frame, metres
+    fps: float
+    skeleton: Skeleton
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps
+
+
+class MotionPipeline:
+    """audio -> MotionClip with one generator, posed on the avatar URDF's joints (a2m_core.motion.avatar)."""
+
+    def __init__(self, generator: MotionGenerator, joint_prefix: str = ""):
+        self.generator = generator
+        self.codec = FeatureCodec(generator.skeleton)
+        self.joint_names = avatar_joint_names(generator.skeleton, joint_prefix)
+
+    def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> MotionClip:
+        features = self.generator(audio, motion_s=motion_s, seed=seed)  # (t d)
+        return self.clip_from_features(features)
+
+    def clip_from_features(self, features: np.ndarray) -> MotionClip:
+        """Raw features (t d) -> MotionClip."""
+        skeleton = self.generator.skeleton
+        joints = self.codec.decode(features)  # (t j 3) dataset frame and units
+        values = avatar_joint_angle_array(joints, skeleton)  # (t k), columns in joint_names order
+        joints_ros = positions_to_ros(joints) * metres_per_unit(skeleton)  # (t j 3) metres
+        return MotionClip(self.joint_names, values.astype(np.float32), joints_ros.astype(np.float32),
+                          skeleton.fps, skeleton)

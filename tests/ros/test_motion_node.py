@@ -1,0 +1,220 @@
+"""The motion node as its own process over real DDS: speech in, trajectory and status out.
+
+The model is the randomly initialised `tiny` preset (fast on CPU): these tests check the
+plumbing, scheduling and bad-input behaviour, not the quality of the motion.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from a2m_core.audio.io import load_audio
+from conftest import NodeProcess, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+ACCEPTED, GENERATING, DONE, REJECTED = 0, 1, 2, 3
+
+
+@pytest.fixture(scope="module")
+def motion_node(ros_env, tmp_path_factory):
+    log = tmp_path_factory.mktemp("motion_node") / "motion_node.log"
+    node = NodeProcess("a2m_ros.motion_node", ["--ros-args", "-p", "model_preset:=tiny", "-p", "queue_size:=2",
+                                               "-p", "max_utterance_s:=6.0"], ros_env, log)
+    yield node
+    assert node.stop(signal.SIGINT) == 0, node.log()
+
+
+@pytest.fixture(scope="module")
+def instruction(speech):
+    return load_audio(speech("walk forward, then wave with your right hand")).samples
+
+
+def with_silence(x: np.ndarray, before_s: float = 0.5, after_s: float = 1.0) -> np.ndarray:
+    return np.concatenate([np.zeros(int(before_s * 16000), np.float32), x, np.zeros(int(after_s * 16000), np.float32)])
+
+
+def wait_done(probe, utterance_id, timeout_s=60.0):
+    wait_for(lambda: DONE in probe.states_of(utterance_id) or REJECTED in probe.states_of(utterance_id),
+             timeout_s, f"utterance {utterance_id} to finish")
+
+
+def last_id(probe) -> int:
+    return max((s.utterance_id for s in probe.statuses), default=0)
+
+
+def urdf_movable_joints() -> list[str]:
+    from a2m_core.motion.avatar import avatar_urdf
+
+    robot = ET.fromstring(avatar_urdf())
+    return [j.get("name") for j in robot.iter("joint") if j.get("type") != "fixed"]
+
+
+def test_speech_becomes_a_trajectory_with_status(motion_node, probe, instruction):
+    probe.wait_connected()
+    before = last_id(probe)
+    probe.send(with_silence(instruction), speed=2.0)
+    wait_for(lambda: last_id(probe) > before, 30, "an utterance to be accepted")
+    uid = last_id(probe)
+    wait_done(probe, uid)
+    assert probe.states_of(uid) == [ACCEPTED, GENERATING, DONE], [s.reason for s in probe.statuses]
+    wait_for(lambda: probe.trajectories, 10, "the trajectory")
+    traj = probe.trajectories[-1]
+    assert list(traj.joint_names) == urdf_movable_joints()
+    done = [s for s in probe.statuses if s.utterance_id == uid and s.state == DONE][0]
+    last = traj.points[-1].time_from_start
+    fps = 20.0
+    assert len(traj.points) == round(done.motion_s * fps)
+    assert last.sec + last.nanosec * 1e-9 == pytest.approx((len(traj.points) - 1) / fps, abs=1e-6)
+    assert all(len(p.positions) == len(traj.joint_names) for p in traj.points)
+    assert done.audio_s == pytest.approx(len(instruction) / 16000, abs=0.6)
+    assert 0.0 < done.latency_s < 30.0
+    # joint_states play the clip back with the same joints
+    wait_for(lambda: probe.joint_states, 5, "joint_states playback")
+    assert list(probe.joint_states[-1].name) == list(traj.joint_names)
+
+
+def test_bad_chunks_are_rejected_with_reasons_and_the_node_goes_on(motion_node, probe, instruction):
+    from std_msgs.msg import Header
+
+    from a2m_ros.msg import AudioChunk
+
+    probe.wait_connected()
+    nan = np.full(1600, np.nan, np.float32)
+    probe.send(nan, encoding="float32")
+    probe.audio_pub.publish(AudioChunk(header=Header(), sample_rate=0, channels=1, encoding="int16", samples=bytes(320)))
+    probe.audio_pub.publish(AudioChunk(header=Header(), sample_rate=16000, channels=1, encoding="mp3", samples=bytes(320)))
+    probe.audio_pub.publish(AudioChunk(header=Header(), sample_rate=16000, channels=1, encoding="int16", samples=b""))
+    probe.audio_pub.publish(AudioChunk(header=Header(), sample_rate=16000, channels=2, encoding="int16", samples=bytes(6)))
+    reasons = ["NaN or Inf", "sample rate 0", "'mp3' is not supported", "empty", "whole int16 frames"]
+    wait_for(lambda: all(any(r in s.reason for s in probe.statuses if s.state == REJECTED) for r in reasons), 10,
+             f"rejections mentioning {reasons}")
+    # the next good utterance, at 44.1 kHz stereo this time, is answered
+    before = last_id(probe)
+    stereo_44k = np.repeat(load_audio_at(instruction, 44100)[:, None], 2, axis=1)
+    probe.send(with_silence_at(stereo_44k, 44100), sample_rate_hz=44100, speed=4.0)
+    wait_for(lambda: last_id(probe) > before, 30, "the good utterance after bad chunks")
+    wait_done(probe, last_id(probe))
+    assert probe.states_of(last_id(probe))[-1] == DONE
+
+
+def load_audio_at(x: np.ndarray, rate: int) -> np.ndarray:
+    from a2m_core.audio.io import resample
+
+    return resample(x, 16000, rate)
+
+
+def with_silence_at(x: np.ndarray, rate: int) -> np.ndarray:
+    pad = np.zeros((int(rate * 0.5),) + x.shape[1:], np.float32)
+    return np.concatenate([pad, x, pad, pad])
+
+
+def test_flood_100x_real_time_is_bounded_and_the_node_recovers(motion_node, probe, instruction):
+    """8 utterances in 0.35 s: the audio queue absorbs them, the job queue (2) rejects any surplus
+    as busy; every utterance that got a number ends DONE or REJECTED, and the next one is answered."""
+    probe.wait_connected()
+    before = last_id(probe)
+    burst = np.concatenate([with_silence(instruction, 0.2, 0.8)] * 8)
+    probe.send(burst, speed=100.0, chunk_s=0.2)
+    wait_for(lambda: last_id(probe) >= before + 2, 30, "the flood's utterances to be accepted or rejected")
+    time.sleep(1.0)
+    flood = sorted({s.utterance_id for s in probe.statuses if s.utterance_id > before})
+    for uid in flood:
+        wait_done(probe, uid)
+        assert probe.states_of(uid) in ([ACCEPTED, GENERATING, DONE], [REJECTED]), probe.states_of(uid)
+    rejected = [s.reason for s in probe.statuses if s.utterance_id in flood and s.state == REJECTED]
+    assert all("busy" in r for r in rejected), rejected
+    assert motion_node.proc.poll() is None
+    after = last_id(probe)
+    probe.send(with_silence(instruction), speed=4.0)
+    wait_for(lambda: last_id(probe) > after, 30, "the utterance after the flood")
+    wait_done(probe, last_id(probe))
+    assert probe.states_of(last_id(probe)) == [ACCEPTED, GENERATING, DONE], [s.reason for s in probe.statuses]
+
+
+def test_ten_minutes_of_speech_keeps_memory_bounded(motion_node, probe, instruction):
+    """10 minutes of speech without a pause, at 100x real time: cut at max_utterance_s, memory flat."""
+    probe.wait_connected()
+
+    def rss_mb() -> float:
+        for line in open(f"/proc/{motion_node.proc.pid}/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    talk = np.tile(instruction, int(600 * 16000 / len(instruction)) + 1)[: 600 * 16000]
+    before_id, rss0 = last_id(probe), rss_mb()
+    probe.send(talk, speed=100.0, chunk_s=0.5)
+    time.sleep(1.0)
+    grown = rss_mb() - rss0
+    assert grown < 150, f"RSS grew by {grown:.0f} MB over 10 minutes of audio"
+    cut = [s for s in probe.statuses if s.utterance_id > before_id and "max_utterance_s" in s.reason]
+    assert cut, "continuous speech must be cut at max_utterance_s"
+    assert motion_node.proc.poll() is None
+
+
+def test_generate_motion_action_feedback_result_and_cancel(motion_node, probe, instruction):
+    import rclpy.action  # noqa: F401
+
+    from a2m_ros.action import GenerateMotion
+    from a2m_ros.messages import audio_chunk
+    from std_msgs.msg import Header
+
+    probe.wait_connected()
+    assert probe.action.wait_for_server(timeout_sec=20)
+    goal = GenerateMotion.Goal(audio=audio_chunk(instruction, 16000, Header()), motion_s=3.0)
+    feedback = []
+    send = probe.action.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback.stage))
+    wait_for(send.done, 20, "the goal to be accepted")
+    handle = send.result()
+    assert handle.accepted
+    result_future = handle.get_result_async()
+    wait_for(result_future.done, 60, "the action result")
+    result = result_future.result()
+    assert result.status == 4, result.result.message  # SUCCEEDED
+    assert len(result.result.trajectory.points) == 60  # 3 s at 20 fps, as asked
+    assert list(result.result.trajectory.joint_names) == urdf_movable_joints()
+    assert "generating" in feedback
+    # cancel right after acceptance: no result, state CANCELED
+    send = probe.action.send_goal_async(goal)
+    wait_for(send.done, 20, "the second goal to be accepted")
+    handle = send.result()
+    cancel = handle.cancel_goal_async()
+    wait_for(cancel.done, 20, "the cancel response")
+    result_future = handle.get_result_async()
+    wait_for(result_future.done, 60, "the cancelled goal's result")
+    assert result_future.result().status == 5  # CANCELED
+    # text goals are refused with a reason (no text model loaded)
+    send = probe.action.send_goal_async(GenerateMotion.Goal(text="wave"))
+    wait_for(send.done, 20, "the text goal")
+    result_future = send.result().get_result_async()
+    wait_for(result_future.done, 20, "the text goal's result")
+    assert result_future.result().status == 6 and "text model" in result_future.result().result.message  # ABORTED
+
+
+def test_missing_model_is_reported_and_picked_up_once_it_exists(ros_env, start_node, probe, instruction, tmp_path):
+    from a2m_core.model.audio_to_motion import AudioToMotion
+
+    model_dir = tmp_path / "model"
+    node = start_node("a2m_ros.motion_node", "--ros-args", "-p", f"model_path:={model_dir}", "-r", "__ns:=/missing")
+    from conftest import Probe
+
+    ns_probe = Probe(probe.node.context, namespace="/missing")
+    try:
+        ns_probe.wait_connected()
+        wait_for(lambda: "model folder not found" in node.log(), 30, "the node to log the missing model")
+        ns_probe.send(with_silence(instruction), speed=4.0)
+        wait_for(lambda: last_id(ns_probe) >= 1 and REJECTED in ns_probe.states_of(1), 30, "the utterance's rejection")
+        assert "model not loaded" in [s for s in ns_probe.statuses if s.utterance_id == 1][-1].reason
+        AudioToMotion.from_preset("tiny").save(model_dir)
+        ns_probe.send(with_silence(instruction), speed=4.0)
+        wait_for(lambda: DONE in ns_probe.states_of(2), 60, "the next utterance to be answered with the model")
+        assert node.proc.poll() is None
+    finally:
+        ns_probe.close()
+    assert node.stop(signal.SIGTERM) == 0, node.log()
