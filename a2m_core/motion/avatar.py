@@ -172,11 +172,9 @@ def avatar_urdf(skeleton: Skeleton = HUMANML3D, prefix: str = "") -> str:
     _add_link(robot, prefix + _WORLD)
     parent = prefix + _WORLD
     for index, (name, kind, axis) in enumerate(ROOT_JOINTS):
-        child = prefix + (root_name if index == len(ROOT_JOINTS) - 1 else f"{name}_link")
-        if child == prefix + root_name:
-            _add_link(robot, child, _sphere(_JOINT_RADIUS_M), material=f"a2m_{_side(root_name)}")
-        else:
-            _add_link(robot, child)
+        last = index == len(ROOT_JOINTS) - 1  # the last root joint moves the root joint's own link
+        child = prefix + (root_name if last else f"{name}_link")
+        _add_link(robot, child, _sphere(_JOINT_RADIUS_M) if last else None, material=f"a2m_{_side(root_name)}")
         _add_joint(robot, prefix + name, kind, parent, child, axis=axis, limits=_joint_limits(kind))
         parent = child
 
