@@ -8,7 +8,6 @@ so a caption starting with "-" cannot be taken for an option.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from a2m_core.errors import InputError
+from training.data.files import atomic_path
 from training.data.voices import FESTIVAL_VOICES, Voice
 
 SAMPLE_RATE_HZ = 16000
@@ -90,12 +90,5 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
 
 def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
     """Write 16-bit PCM WAV so that `path` either does not exist or is complete (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, audio, sample_rate_hz, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio, sample_rate_hz, subtype="PCM_16", format="WAV")

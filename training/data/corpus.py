@@ -1,0 +1,218 @@
+"""The built-in instruction corpus: procedural clips with captions, spoken-style rewrites and speech.
+
+Layout (HumanML3D's, so every loader and metric treats it like HumanML3D):
+
+    OUT/new_joint_vecs/ID.npy   (t-1 263) float32 features
+    OUT/new_joints/ID.npy       (t-1 22 3) float32 joints recovered from the features
+    OUT/texts/ID.txt            captions, `caption#lemma/POS ...#0.0#0.0`
+    OUT/oral_texts/ID.txt       spoken-style rewrites, same format (tokens left empty)
+    OUT/audio/original/ID_K.wav, OUT/audio/oral/ID_K.wav   16 kHz mono speech
+    OUT/audio/manifest.jsonl    one line per utterance: clip, split, style, text, speaker, voice settings
+    OUT/Mean.npy, OUT/Std.npy   feature statistics of the train split (HumanML3D's per-group std)
+    OUT/train.txt, val.txt, test.txt, all.txt
+    OUT/records/ID.json         what was built for each clip (written last: the resume marker)
+    OUT/corpus.json             build options and statistics
+
+Every clip is a pure function of (seed, index), so workers, order and restarts do not change
+the result. Splits test generalisation: val and test clips are spoken by speakers and in
+rewrite frames that train never uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from a2m_core.errors import InputError
+from a2m_core.motion.features import FeatureCodec
+from a2m_core.motion.skeleton import HUMANML3D
+from training.data.captions import Caption, describe_many
+from training.data.files import check_writable, remove_stale_temp_files, run_resumable, save_npy, write_json, \
+    write_text
+from training.data.plausibility import check_motion
+from training.data.rewrite import FRAMES, rewrite
+from training.data.sequences import sample_clip
+from training.data.track import FPS
+from training.data.tts import synthesize, write_wav_atomic
+from training.data.voices import SPLITS, voice_pool, voices_for_split
+
+HELD_OUT_FRAMES = ("hey_okay", "try_to", "your_task", "so_um")  # only in val and test
+MAX_SKATE_RATIO = 0.05  # a clip that skates more is redrawn (HumanML3D's fixture clip: about 0.10)
+MAX_CLIPS = 1_000_000
+FESTIVAL_WEIGHT = 0.2  # festival takes ~0.4 s a sentence, espeak-ng ~0.02 s: its speakers are drawn less often
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What to build; everything but num_clips must match when a build resumes."""
+
+    num_clips: int
+    seed: int = 0
+    num_captions: int = 5  # per clip
+    num_rewrites: int = 3  # per caption
+    num_utterances: int = 3  # per clip: the first speaks a caption (original), the others rewrites (oral)
+    num_espeak_voices: int = 48
+    audio: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_clips <= MAX_CLIPS:
+            raise InputError(f"--clips must be between 1 and {MAX_CLIPS}, got {self.num_clips}")
+        if self.num_captions < 1 or self.num_rewrites < 1:
+            raise InputError(f"need >= 1 caption and rewrite, got {self.num_captions}, {self.num_rewrites}")
+        if not 0 <= self.num_utterances <= self.num_captions * (1 + self.num_rewrites):
+            raise InputError(f"--utterances must be 0..{self.num_captions * (1 + self.num_rewrites)}, "
+                             f"got {self.num_utterances}")
+
+    def matches(self, other: CorpusConfig) -> bool:
+        a, b = asdict(self), asdict(other)
+        a.pop("num_clips"), b.pop("num_clips")
+        return a == b
+
+
+def clip_id(index: int) -> str:
+    return f"{index:06d}"
+
+
+def split_of_clip(index: int) -> str:
+    """80 % train, 10 % val, 10 % test, interleaved so that any prefix of the corpus has all three."""
+    return {8: "val", 9: "test"}.get(index % 10, "train")
+
+
+def frames_of_split(split: str) -> tuple[str, ...]:
+    held_out = split != "train"
+    return tuple(f for f in FRAMES if (f in HELD_OUT_FRAMES) == held_out)
+
+
+def _captions_text(captions: list[Caption]) -> str:
+    return "".join(c.to_line() + "\n" for c in captions)
+
+
+def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
+    """Build every file of one clip (all but its record) and return the record."""
+    index = int(item)
+    rng = np.random.default_rng([config.seed, index])
+    split = split_of_clip(index)
+    codec = FeatureCodec(HUMANML3D)
+    for _ in range(20):
+        clip = sample_clip(rng)
+        report = check_motion(clip.joints, FPS, MAX_SKATE_RATIO)
+        if not report.problems:
+            break
+    else:
+        raise RuntimeError(f"clip {item}: no plausible motion in 20 draws ({report.problems})")
+    features = codec.encode(clip.joints)  # (t-1 263)
+    captions = describe_many(list(clip.specs), config.num_captions, rng)
+    frames = frames_of_split(split)
+    rewrites = [rewrite(c.text, config.num_rewrites, rng, frames) for c in captions]
+    save_npy(out / "new_joint_vecs" / f"{item}.npy", features)
+    save_npy(out / "new_joints" / f"{item}.npy", codec.decode(features))
+    write_text(out / "texts" / f"{item}.txt", _captions_text(captions))
+    write_text(out / "oral_texts" / f"{item}.txt",
+               "".join(f"{r.text}##0.0#0.0\n" for per_caption in rewrites for r in per_caption))
+
+    utterances = []
+    voices = voices_for_split(voice_pool(config.num_espeak_voices), split)
+    weights = np.array([FESTIVAL_WEIGHT if v.engine == "festival" else 1.0 for v in voices])
+    weights /= weights.sum()
+    for k in range(config.num_utterances):
+        caption_index = k % len(captions)
+        if k == 0:
+            style, text, frame = "original", captions[0].text, None
+        else:
+            chosen = rewrites[caption_index][(k - 1) % len(rewrites[caption_index])]
+            style, text, frame = "oral", chosen.text, chosen.frame
+        voice = voices[int(rng.choice(len(voices), p=weights))]
+        path = Path("audio") / style / f"{item}_{k}.wav"
+        duration = None
+        if config.audio:
+            audio = synthesize(text, voice)
+            write_wav_atomic(out / path, audio)
+            duration = len(audio) / 16000
+        utterances.append({"path": str(path), "style": style, "text": text, "frame": frame,
+                           "caption_index": caption_index, "duration_s": duration, "voice": voice.to_json()})
+    return {
+        "id": item, "split": split, "num_frames": int(features.shape[0]),
+        "actions": [asdict(s) for s in clip.specs],
+        "captions": [c.text for c in captions],
+        "rewrites": [[{"text": r.text, "frame": r.frame} for r in per] for per in rewrites],
+        "utterances": utterances,
+        "skate_ratio": report.skating.skate_ratio,
+    }
+
+
+def feature_statistics(paths: list[Path], codec: FeatureCodec) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and Std as HumanML3D computes them: per-dimension mean; std averaged within each feature group.
+
+    Streams the files (float64 sums), so memory does not grow with the corpus.
+    """
+    total = total_sq = None
+    count = 0
+    for path in paths:
+        x = np.load(path).astype(np.float64)  # (t d)
+        total = x.sum(0) if total is None else total + x.sum(0)
+        total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
+        count += len(x)
+    if not count:
+        raise InputError("no training features to compute Mean/Std from; build at least one train clip")
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    layout = codec.layout
+    for group in (layout.root_yaw_velocity, layout.root_xz_velocity, layout.root_height, layout.ric, layout.rot6d,
+                  layout.local_velocity, layout.foot_contacts):
+        value = std[group].mean()
+        std[group] = value if value > 1e-8 else 1.0  # a constant group: leave it unscaled
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _summary(config: CorpusConfig, records: list[dict], seconds: float) -> dict:
+    utterances = [u for r in records for u in r["utterances"]]
+    return {
+        "config": asdict(config),
+        "clips": len(records),
+        "clips_per_split": {s: sum(r["split"] == s for r in records) for s in SPLITS},
+        "motion_hours": sum(r["num_frames"] for r in records) / FPS / 3600,
+        "captions": sum(len(r["captions"]) for r in records),
+        "rewrites": sum(len(per) for r in records for per in r["rewrites"]),
+        "utterances": len(utterances),
+        "speakers": len({u["voice"]["speaker_id"] for u in utterances}),
+        "audio_hours": sum(u["duration_s"] or 0.0 for u in utterances) / 3600,
+        "action_kinds": len({a["kind"] for r in records for a in r["actions"]}),
+        "max_skate_ratio": max((r["skate_ratio"] for r in records), default=0.0),
+        "build_seconds": seconds,
+    }
+
+
+def build_corpus(out: Path, config: CorpusConfig, workers: int = 1) -> dict:
+    """Build (or finish building) the corpus in `out`; returns the statistics also saved in corpus.json."""
+    out = Path(out)
+    check_writable(out)
+    options = out / "build.json"
+    if options.is_file():
+        previous = CorpusConfig(**json.loads(options.read_text()))
+        if not previous.matches(config):
+            raise InputError(f"{out} holds a corpus built with other options ({asdict(previous)}); "
+                             "rerun with the same options to resume, or choose a new --out")
+    write_json(options, asdict(config))
+    remove_stale_temp_files(out)
+    start = time.perf_counter()
+    items = [clip_id(i) for i in range(config.num_clips)]
+    records = run_resumable(items, partial(build_clip, out, config), out / "records", workers, "clips")
+
+    for split in SPLITS:
+        write_text(out / f"{split}.txt", "".join(r["id"] + "\n" for r in records if r["split"] == split))
+    write_text(out / "all.txt", "".join(r["id"] + "\n" for r in records))
+    train = [out / "new_joint_vecs" / f"{r['id']}.npy" for r in records if r["split"] == "train"]
+    mean, std = feature_statistics(train or [out / "new_joint_vecs" / f"{records[0]['id']}.npy"],
+                                   FeatureCodec(HUMANML3D))
+    save_npy(out / "Mean.npy", mean)
+    save_npy(out / "Std.npy", std)
+    lines = [json.dumps({"clip": r["id"], "split": r["split"], **u}) for r in records for u in r["utterances"]]
+    write_text(out / "audio" / "manifest.jsonl", "".join(line + "\n" for line in lines))
+    summary = _summary(config, records, time.perf_counter() - start)
+    write_json(out / "corpus.json", summary)
+    return summary
