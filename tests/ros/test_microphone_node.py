@@ -1,0 +1,116 @@
+"""The microphone path without a sound card: PulseAudio (a plain user process started by the
+test) with a null sink whose monitor is remapped as a source; paplay plays espeak-ng speech
+into the sink, microphone_node records it through PortAudio's ALSA `pulse` device in real
+time, and the motion node answers with a trajectory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from a2m_core.audio.io import load_audio, save_wav
+from conftest import Probe, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+class PulseServer:
+    def __init__(self, folder):
+        self.socket = folder / "native"
+        self.log = folder / "pulse.log"
+        self.proc = None
+
+    @property
+    def address(self) -> str:
+        return f"unix:{self.socket}"
+
+    def start(self):
+        env = dict(os.environ, HOME=str(self.socket.parent), XDG_RUNTIME_DIR=str(self.socket.parent))
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+             "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+             "-L", "module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le",
+             "-L", "module-remap-source source_name=vmic master=vsink.monitor"],
+            env=env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        wait_for(lambda: subprocess.run(["pactl", "--server", self.address, "info"], capture_output=True).returncode == 0,
+                 20, f"PulseAudio to listen on {self.socket} (log: {self.log})")
+        subprocess.run(["pactl", "--server", self.address, "set-default-source", "vmic"], check=True)
+
+    def play(self, wav) -> subprocess.Popen:
+        return subprocess.Popen(["paplay", "--server", self.address, "--device=vsink", str(wav)])
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("pulseaudio/paplay absent: scripts/setup.sh installs them (apt)")
+    folder = tmp_path / "pulse"
+    folder.mkdir()
+    server = PulseServer(folder)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def padded_speech(speech, tmp_path):
+    x = load_audio(speech("turn around and sit down")).samples
+    path = tmp_path / "padded.wav"
+    save_wav(path, np.concatenate([np.zeros(4000, np.float32), x, np.zeros(24000, np.float32)]))
+    return path, len(x) / 16000
+
+
+def test_speech_through_pulseaudio_microphone_to_trajectory(ros_env, pulse, start_node, rclpy_context, padded_speech):
+    pulse.start()
+    env = dict(ros_env, PULSE_SERVER=pulse.address)
+    motion = start_node("a2m_ros.motion_node", "--ros-args", "-p", "model_preset:=tiny", env=env)
+    mic = start_node("a2m_ros.microphone_node", "--ros-args", "-p", "device:=pulse", env=env)
+    probe = Probe(rclpy_context)
+    try:
+        probe.wait_connected(60)
+        wait_for(lambda: "recording from 'pulse'" in mic.log(), 20, f"the microphone to open: {mic.log()}")
+        wav, speech_s = padded_speech
+        player = pulse.play(wav)
+        wait_for(lambda: any(s.state == 2 for s in probe.statuses), 60,
+                 f"a trajectory from the microphone path; statuses {[(s.state, s.reason) for s in probe.statuses]}")
+        assert player.wait(10) == 0
+        done = [s for s in probe.statuses if s.state == 2][0]
+        assert done.audio_s == pytest.approx(speech_s, abs=0.6)  # one utterance, the whole sentence
+        assert probe.trajectories and len(probe.trajectories[0].points) == round(done.motion_s * 20)
+        print(f"microphone path: end of speech -> trajectory {done.latency_s * 1000:.0f} ms")
+    finally:
+        probe.close()
+    assert mic.stop(signal.SIGINT) == 0, mic.log()
+    assert motion.stop(signal.SIGTERM) == 0, motion.log()
+
+
+def test_missing_device_is_reported_and_retried_until_it_appears(ros_env, pulse, start_node, rclpy_context):
+    from rclpy.qos import qos_profile_sensor_data
+
+    from a2m_ros.msg import AudioChunk
+
+    env = dict(ros_env, PULSE_SERVER=pulse.address)  # no server there yet
+    mic = start_node("a2m_ros.microphone_node", "--ros-args", "-p", "device:=pulse", "-p", "retry_s:=0.5", env=env)
+    wait_for(lambda: "cannot open input device 'pulse'" in mic.log(), 30, f"the error about the missing device: {mic.log()}")
+    assert mic.proc.poll() is None
+    pulse.start()
+    wait_for(lambda: "recording from 'pulse'" in mic.log(), 30, f"the retry to open the device: {mic.log()}")
+    probe = Probe(rclpy_context)
+    chunks = []
+    probe.node.create_subscription(AudioChunk, "audio", chunks.append, qos_profile_sensor_data)
+    try:
+        wait_for(lambda: len(chunks) >= 5, 20, "AudioChunks from the recovered microphone")
+        assert all(c.sample_rate == 16000 and c.channels == 1 for c in chunks)
+    finally:
+        probe.close()
+    assert mic.stop(signal.SIGTERM) == 0, mic.log()
