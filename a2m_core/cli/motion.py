@@ -25,7 +25,10 @@ def _add_input_args(parser: argparse.ArgumentParser, what: str = INPUT_HELP) -> 
 def _out_path(path: Path, suffixes: tuple[str, ...]) -> Path:
     if path.suffix.lower() not in suffixes:
         raise InputError(f"--out {path}: expected a file ending in {' or '.join(suffixes)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot create its folder ({exc.strerror})") from None
     return path
 
 

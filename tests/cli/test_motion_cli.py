@@ -168,3 +168,9 @@ def test_render_kit_motion_in_millimetres(tmp_path, capsys):
         frame = np.asarray(gif.convert("RGB"))
     coloured = (np.abs(frame.astype(int) - frame.mean(axis=-1, keepdims=True)) > 40).any(axis=-1)
     assert coloured.sum() > 200, "the KIT skeleton should be drawn at human size, in colour"
+
+
+def test_unwritable_output_folder_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, _, err = run_cli(["motion", "urdf", "--out", tmp_path / "file" / "avatar.urdf"], capsys)
+    assert_one_line_error(code, err, "avatar.urdf", "cannot create")
