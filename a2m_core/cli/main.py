@@ -20,6 +20,8 @@ from a2m_core.errors import InputError
 COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
     ("a2m_core.cli.demo", True),
     ("a2m_core.cli.motion", True),
+    ("a2m_core.cli.model", True),
+    ("a2m_core.cli.generate", True),
 )
 
 

@@ -1,0 +1,108 @@
+"""`a2m generate`: a spoken instruction (audio file) -> motion features, joints, video, BVH."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from a2m_core.errors import InputError
+
+
+def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path | None:
+    if path is None:
+        return None
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{flag} {path}: expected a file ending in {' or '.join(suffixes)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    out = _out_path(args.out, (".npy",), "--out")
+    joints_out = _out_path(args.joints, (".npy",), "--joints")
+    video_out = _out_path(args.video, (".mp4", ".gif"), "--video")
+    bvh_out = _out_path(args.bvh, (".bvh",), "--bvh")
+    if args.length is not None and args.length < 1:
+        raise InputError(f"--length {args.length}: expected a positive number of frames")
+
+    import torch
+
+    from a2m_core.audio.io import load_audio
+    from a2m_core.generation import generate, make_noise
+    from a2m_core.model import AudioToMotion
+
+    audio = load_audio(args.audio)
+    for warning in audio.warnings:
+        print(f"a2m: warning: {warning}")
+    model = AudioToMotion.load(args.model, map_location=args.device)
+    if model.config.condition_input != "audio":
+        raise InputError(f"{args.model} is a text-conditioned model; a2m generate needs an audio model")
+    needs_joints = joints_out or video_out or bvh_out
+    if needs_joints and model.normalization is None:
+        raise InputError(f"{args.model} has no Mean.npy/Std.npy, so its features cannot become joints: "
+                         "use a trained model, or `a2m model init ... --mean Mean.npy --std Std.npy`")
+    samples = torch.from_numpy(np.ascontiguousarray(audio.samples, dtype=np.float32))[None].to(model.device)
+    lengths = None
+    if args.length is not None:
+        if args.length > model.config.max_frames:
+            raise InputError(f"--length {args.length}: this model makes at most {model.config.max_frames} frames")
+        lengths = torch.tensor([args.length], device=model.device)
+    noise = make_noise(model, 1, args.num_iters, seed=args.seed)
+    result = generate(model, samples, torch.tensor([samples.shape[1]], device=model.device), lengths, noise,
+                      num_iters=args.num_iters, cfg_scale=args.cfg_scale, res_cfg_scale=args.res_cfg_scale,
+                      temperature=args.temperature, topk=args.topk)
+    frames = int(result.lengths[0])
+    features = result.features[0, :frames].cpu().numpy()  # (t f) normalised
+    if model.normalization is not None:
+        mean, std = model.normalization
+        features = features * std + mean
+    np.save(out, features.astype(np.float32))
+    fps = model.config.fps
+    print(f"{out}: {'' if model.normalization is not None else 'normalised '}features {features.shape} "
+          f"({frames / fps:.2f} s at {fps:g} fps)")
+    if needs_joints:
+        from a2m_core.motion.features import codec_for
+        from a2m_core.motion.motion import Motion
+
+        codec = codec_for(model.config.dataset)
+        motion = Motion(joints=codec.decode(features).astype(np.float32), skeleton=codec.skeleton, features=features)
+        if joints_out:
+            np.save(joints_out, motion.joints)
+            print(f"{joints_out}: joints {motion.joints.shape}")
+        if bvh_out:
+            from a2m_core.motion.bvh import write_bvh
+
+            write_bvh(bvh_out, motion.joints, motion.skeleton, motion.fps)
+            print(f"{bvh_out}: BVH, {motion.num_frames} frames")
+        if video_out:
+            from a2m_core.motion.render import render_motion
+
+            render_motion(motion, video_out, title=args.audio.stem)
+            print(f"{video_out}: video, {motion.duration_s:.2f} s")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate", help="audio file -> motion (features, joints, video, BVH)",
+        description="Turn a spoken instruction into motion with a model folder. The audio may have any sample rate "
+        "and channel count; it is downmixed and resampled to 16 kHz. The same --seed gives the same motion.",
+    )
+    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--audio", type=Path, required=True, help="audio file: WAV, FLAC or OGG")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output .npy of motion features (frames, 263); dataset units when the model has Mean/Std")
+    p.add_argument("--length", type=int, help="motion length in frames (default: predicted from the audio)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
+    p.add_argument("--joints", type=Path, help="also write joint positions (frames, joints, 3) .npy, Y up, metres")
+    p.add_argument("--video", type=Path, help="also render a video (.mp4 or .gif)")
+    p.add_argument("--bvh", type=Path, help="also write a BVH file")
+    p.add_argument("--num-iters", type=int, default=10, help="MaskGIT iterations (default 10)")
+    p.add_argument("--cfg-scale", type=float, default=4.0, help="guidance scale of the base layer (default 4)")
+    p.add_argument("--res-cfg-scale", type=float, default=5.0, help="guidance scale of residual layers (default 5)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
+    p.add_argument("--topk", type=int, help="sample only among the k most likely codes (default: all)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.set_defaults(func=_generate)
