@@ -35,16 +35,15 @@ from training.data.captions import Caption, describe_many
 from training.data.files import check_writable, remove_stale_temp_files, run_resumable, save_npy, write_json, \
     write_text
 from training.data.plausibility import check_motion
-from training.data.rewrite import FRAMES, rewrite
+from training.data.rewrite import rewrite
 from training.data.sequences import sample_clip
 from training.data.track import FPS
 from training.data.tts import synthesize, write_wav_atomic
-from training.data.voices import SPLITS, voice_pool, voices_for_split
+from training.data.splits import frames_of_split, split_of_clip
+from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
 
-HELD_OUT_FRAMES = ("hey_okay", "try_to", "your_task", "so_um")  # only in val and test
 MAX_SKATE_RATIO = 0.05  # a clip that skates more is redrawn (HumanML3D's fixture clip: about 0.10)
 MAX_CLIPS = 1_000_000
-FESTIVAL_WEIGHT = 0.2  # festival takes ~0.4 s a sentence, espeak-ng ~0.02 s: its speakers are drawn less often
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,6 @@ def clip_id(index: int) -> str:
     return f"{index:06d}"
 
 
-def split_of_clip(index: int) -> str:
-    """80 % train, 10 % val, 10 % test, interleaved so that any prefix of the corpus has all three."""
-    return {8: "val", 9: "test"}.get(index % 10, "train")
-
-
-def frames_of_split(split: str) -> tuple[str, ...]:
-    held_out = split != "train"
-    return tuple(f for f in FRAMES if (f in HELD_OUT_FRAMES) == held_out)
-
-
 def _captions_text(captions: list[Caption]) -> str:
     return "".join(c.to_line() + "\n" for c in captions)
 
@@ -117,8 +106,6 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
 
     utterances = []
     voices = voices_for_split(voice_pool(config.num_espeak_voices), split)
-    weights = np.array([FESTIVAL_WEIGHT if v.engine == "festival" else 1.0 for v in voices])
-    weights /= weights.sum()
     for k in range(config.num_utterances):
         caption_index = k % len(captions)
         if k == 0:
@@ -126,7 +113,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
         else:
             chosen = rewrites[caption_index][(k - 1) % len(rewrites[caption_index])]
             style, text, frame = "oral", chosen.text, chosen.frame
-        voice = voices[int(rng.choice(len(voices), p=weights))]
+        voice = pick_voice(voices, rng)
         path = Path("audio") / style / f"{item}_{k}.wav"
         duration = None
         if config.audio:

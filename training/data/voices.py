@@ -24,6 +24,7 @@ ESPEAK_RATES_WPM = (130, 150, 170, 190)  # espeak-ng -s, words per minute
 FESTIVAL_VOICES = {"kal_diphone": (105.0, 14.0), "ked_diphone": (105.0, 14.0), "cmu_us_slt_arctic_hts": None}
 FESTIVAL_SETTINGS = ((0, 100), (-15, 115), (15, 90))  # (pitch shift Hz, rate % of normal)
 SPLITS = ("train", "val", "test")
+FESTIVAL_WEIGHT = 0.2  # festival takes ~0.4 s a sentence, espeak-ng ~0.02 s: its speakers are drawn less often
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,9 @@ def voices_for_split(pool: list[Voice], split: str) -> list[Voice]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return [v for i, v in enumerate(pool) if split_of_voice(i) == split]
+
+
+def pick_voice(voices: list[Voice], rng: np.random.Generator) -> Voice:
+    """A random voice of `voices`, festival ones drawn FESTIVAL_WEIGHT times as often (they are slow)."""
+    weights = np.array([FESTIVAL_WEIGHT if v.engine == "festival" else 1.0 for v in voices])
+    return voices[int(rng.choice(len(voices), p=weights / weights.sum()))]
