@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,8 +121,11 @@ class Job:
 
 
 class MotionNode(Node):
-    def __init__(self):
+    """`on_clip(utterance_id, clip)`, when given, sees every clip published (the bringup renders them)."""
+
+    def __init__(self, on_clip: Callable[[int, MotionClip], None] | None = None):
         super().__init__("motion_node")
+        self._on_clip = on_clip
         self.cfg = declare_config(self)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.trajectory_pub = self.create_publisher(JointTrajectory, "joint_trajectory", reliable)
@@ -220,28 +224,33 @@ class MotionNode(Node):
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            if job.cancelled.is_set():
-                job.done.set()
-                continue
             try:
-                job.stage = GenerateMotion.Feedback.STAGE_GENERATING
-                self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
-                pipeline = self._load_pipeline()
-                check_samples(job.audio, what="utterance")
-                features = pipeline.generator(job.audio, motion_s=job.motion_s,
-                                              seed=self.cfg.seed + job.utterance_id - 1)  # (t d)
-                job.stage = GenerateMotion.Feedback.STAGE_CONVERTING
-                job.clip = pipeline.clip_from_features(features)
-            except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
-                job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-                self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
-                if not isinstance(exc, InputError):
-                    self.get_logger().error(f"utterance {job.utterance_id}: {job.error}")
+                self._run(job)
+            finally:
                 job.done.set()
-                continue
-            if not job.for_action and not job.cancelled.is_set():
-                self._publish_clip(job)
-            job.done.set()
+                self._jobs.task_done()
+
+    def _run(self, job: Job) -> None:
+        """Generate one job's clip; publish it unless it is for an action or was cancelled."""
+        if job.cancelled.is_set():
+            return
+        try:
+            job.stage = GenerateMotion.Feedback.STAGE_GENERATING
+            self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
+            pipeline = self._load_pipeline()
+            check_samples(job.audio, what="utterance")
+            features = pipeline.generator(job.audio, motion_s=job.motion_s,
+                                          seed=self.cfg.seed + job.utterance_id - 1)  # (t d)
+            job.stage = GenerateMotion.Feedback.STAGE_CONVERTING
+            job.clip = pipeline.clip_from_features(features)
+        except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
+            job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+            self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
+            if not isinstance(exc, InputError):
+                self.get_logger().error(f"utterance {job.utterance_id}: {job.error}")
+            return
+        if not job.for_action and not job.cancelled.is_set():
+            self._publish_clip(job)
 
     def _load_pipeline(self) -> MotionPipeline:
         """The pipeline, loaded on first use (and again after a failure, so a fixed model file is picked up)."""
@@ -264,6 +273,8 @@ class MotionNode(Node):
         with self._playback_lock:
             self._playback = (clip, time.monotonic())
         self._status(job.utterance_id, MotionStatus.STATE_DONE, "", len(job.audio), clip.duration_s, latency)
+        if self._on_clip is not None:
+            self._on_clip(job.utterance_id, clip)
         self.get_logger().info(f"utterance {job.utterance_id}: {len(job.audio) / SAMPLE_RATE_HZ:.2f} s of audio -> "
                                f"{clip.duration_s:.2f} s of motion, {latency * 1000:.0f} ms after the end of speech")
 
@@ -348,6 +359,20 @@ class MotionNode(Node):
                      job.clip.duration_s, result.latency_s)
         goal_handle.succeed()
         return result
+
+    @property
+    def playing(self) -> bool:
+        """joint_states playback of the latest clip has not reached its last frame yet."""
+        with self._playback_lock:
+            if self._playback is None:
+                return False
+            clip, start = self._playback
+        return (time.monotonic() - start) * self.cfg.playback_rate < clip.duration_s
+
+    @property
+    def idle(self) -> bool:
+        """No utterance in the segmenter, the queue or the worker."""
+        return not self.segmenter.in_speech and self._jobs.unfinished_tasks == 0
 
     def destroy_node(self) -> None:
         """Stop the worker after the job in hand (it is a daemon thread: never blocks exit)."""

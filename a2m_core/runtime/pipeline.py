@@ -16,6 +16,7 @@ import numpy as np
 from a2m_core.motion.avatar import avatar_joint_angle_array, avatar_joint_names
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros
+from a2m_core.motion.motion import Motion
 from a2m_core.motion.skeleton import Skeleton
 
 
@@ -37,7 +38,11 @@ class MotionClip:
     positions: np.ndarray  # (t k) joint values: metres for prismatic, radians for revolute joints
     joints: np.ndarray  # (t j 3) joint positions in the ROS frame, metres
     fps: float
-    skeleton: Skeleton
+    motion: Motion  # the same clip as dataset-frame joints (for rendering, BVH, metrics)
+
+    @property
+    def skeleton(self) -> Skeleton:
+        return self.motion.skeleton
 
     @property
     def num_frames(self) -> int:
@@ -67,4 +72,4 @@ class MotionPipeline:
         values = avatar_joint_angle_array(joints, skeleton)  # (t k), columns in joint_names order
         joints_ros = positions_to_ros(joints) * metres_per_unit(skeleton)  # (t j 3) metres
         return MotionClip(self.joint_names, values.astype(np.float32), joints_ros.astype(np.float32),
-                          skeleton.fps, skeleton)
+                          skeleton.fps, Motion(joints, skeleton, np.asarray(features, np.float32)))

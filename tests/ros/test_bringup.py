@@ -1,0 +1,57 @@
+"""`a2m ros up`: the nodes in one process, as `make run` and users without ros2 launch start them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from a2m_core.motion.avatar import avatar_joint_names
+
+pytestmark = pytest.mark.ros
+
+
+def a2m(*args: str, env: dict[str, str], timeout_s: float = 180.0) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "a2m_core.cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout_s)
+
+
+@pytest.mark.slow
+def test_ros_up_with_an_audio_file_writes_video_and_mcap(ros_env, speech, tmp_path):
+    from mcap.reader import make_reader
+    from rclpy.serialization import deserialize_message
+    from trajectory_msgs.msg import JointTrajectory
+
+    from a2m_ros.msg import MotionStatus
+
+    run = a2m("ros", "up", "--audio-file", str(speech("stand up and raise both arms")), "--preset", "tiny",
+              "--out", str(tmp_path / "out"), "--record", str(tmp_path / "run.mcap"), env=ros_env)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "utterance_001.mp4").stat().st_size > 1000
+    reader = make_reader(open(tmp_path / "run.mcap", "rb"))
+    messages = {}
+    for _, channel, message in reader.iter_messages():
+        messages.setdefault(channel.topic, []).append(message.data)
+    assert len(messages["/audio"]) >= 20  # the file and its trailing silence in 0.1 s chunks
+    trajectory = deserialize_message(messages["/joint_trajectory"][0], JointTrajectory)
+    assert tuple(trajectory.joint_names) == avatar_joint_names()
+    states = [deserialize_message(m, MotionStatus).state for m in messages["/motion_status"]]
+    assert states == [MotionStatus.STATE_ACCEPTED, MotionStatus.STATE_GENERATING, MotionStatus.STATE_DONE]
+    assert len(messages["/joint_states"]) >= len(trajectory.points) // 2  # played back before exit
+
+
+def test_ros_up_bad_arguments_are_one_line_errors(ros_env, tmp_path):
+    run = a2m("ros", "up", "--audio-file", str(tmp_path / "missing.wav"), env=ros_env)
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0
+    assert "audio file not found" in run.stderr
+    run = a2m("ros", "up", env=ros_env)
+    assert run.returncode == 2 and "--mic or --audio-file" in run.stderr
+
+
+def test_recorder_schema_includes_dependencies(ros_env):
+    from a2m_ros.recorder import msg_schema
+
+    schema = msg_schema("a2m_ros/msg/AudioChunk")
+    assert schema.startswith("# A chunk of audio")
+    assert "MSG: std_msgs/Header" in schema and "MSG: builtin_interfaces/Time" in schema
