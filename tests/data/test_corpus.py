@@ -32,7 +32,7 @@ def test_layout_is_humanml3d(corpus):
     for clip in ids:
         features = np.load(out / "new_joint_vecs" / f"{clip}.npy")
         joints = np.load(out / "new_joints" / f"{clip}.npy")
-        assert features.dtype == np.float32 and features.shape[1] == 263 and 39 <= len(features) <= 195
+        assert features.dtype == np.float32 and features.shape[1] == 263 and 40 <= len(features) <= 195
         assert joints.shape == (len(features), 22, 3)
         assert np.abs(codec.decode(features) - joints).max() < 1e-5
         captions = read_texts(out / "texts" / f"{clip}.txt")

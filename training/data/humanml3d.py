@@ -77,7 +77,7 @@ def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voice
         path = out / style / f"{clip}_{k}.wav"
         audio = synthesize(text, voice)
         write_wav_atomic(path, audio)
-        utterances.append({"path": str(path.relative_to(out)), "caption_index": k, "caption": caption.text,
+        utterances.append({"path": str(path.relative_to(out)), "style": style, "caption_index": k, "caption": caption.text,
                            "text": text, "frame": frame, "duration_s": len(audio) / SAMPLE_RATE_HZ,
                            "voice": voice.to_json()})
     return {"id": clip, "split": split, "utterances": utterances}

@@ -1,6 +1,6 @@
 """Clips of 1 to 3 actions: which actions may follow which, their joined motion and length limits.
 
-A clip is 2 to 9.8 s at 20 fps (40 to 196 frames, HumanML3D's range). Sitting down must be
+A clip is 2 to 9.8 s at 20 fps (41 to 196 joint frames: 40 to 195 feature frames, HumanML3D's range). Sitting down must be
 the last action or be followed by standing up; standing up needs a seated start. Clips that
 come out short are padded by standing (or sitting) still at the end; long ones are redrawn.
 """
@@ -15,7 +15,8 @@ from training.data.actions import generate
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import Track, concat, render, still
 
-MIN_FRAMES, MAX_FRAMES = 40, 196
+# joint frames; the features have one frame fewer, and MoMask's loaders drop clips under 40 feature frames
+MIN_FRAMES, MAX_FRAMES = 41, 196
 MAX_ACTIONS = 3
 
 

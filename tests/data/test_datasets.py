@@ -1,0 +1,108 @@
+"""Utterance-level (audio, motion) datasets on a tiny corpus and a fake HumanML3D tree with real speech."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from a2m_core.errors import InputError
+from training.data.corpus import CorpusConfig, build_corpus
+from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioDataset, collate
+from training.data.humanml3d import speak_dataset
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, CorpusConfig(num_clips=3, seed=1, num_utterances=2), workers=1)
+    return out
+
+
+def test_corpus_items_and_batches(corpus):
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"))
+    assert len(data) == 6  # 3 train clips x 2 utterances
+    item = data[0]
+    assert item["motion"].shape == (196, 263) and item["motion"].dtype == torch.float32
+    assert item["length"] % 4 == 0 and 36 <= item["length"] <= 196
+    assert torch.all(item["motion"][item["length"]:] == 0) and torch.any(item["motion"][: item["length"]] != 0)
+    assert item["audio"].ndim == 1 and len(item["audio"]) > 16000
+    assert item["caption"] and item["text"] and item["speaker"].startswith(("espeak-ng:", "festival:"))
+    batch = collate([data[i] for i in range(4)])
+    assert batch["motion"].shape == (4, 196, 263) and batch["audio"].shape[0] == 4
+    assert batch["audio_len"].max() == batch["audio"].shape[1] and len(batch["speaker"]) == 4
+    oral = MotionAudioDataset(corpus, MotionAudioConfig(split="train", styles=("oral",)))
+    assert len(oral) == 3 and all(e.audio.parent.name == "oral" for e in oral.entries)
+
+
+def test_evaluation_takes_the_clip_from_its_start(corpus):
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train", random_crop=False))
+    raw = np.load(corpus / "new_joint_vecs" / f"{data.entries[0].clip}.npy")
+    item = data[0]
+    expected = data.normalizer.normalize(raw[: item["length"]])
+    assert np.allclose(item["motion"][: item["length"]].numpy(), expected)
+    assert item["length"] == min(len(raw), 196) // 4 * 4
+
+
+def test_feature_cache_is_keyed_by_frontend_config(corpus, tmp_path):
+    calls = []
+
+    def frontend(samples):  # a stand-in front-end: RMS per 20 ms frame, (f 1)
+        calls.append(1)
+        frames = samples[: len(samples) // 320 * 320].reshape(-1, 320)
+        return np.sqrt((frames**2).mean(1, keepdims=True))
+
+    cache = FeatureCache(tmp_path, frontend, {"name": "rms", "hop": 320})
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"), cache=cache)
+    first = data[0]["audio_features"]
+    assert first.shape[1] == 1 and len(calls) == 1
+    assert torch.equal(data[0]["audio_features"], first) and len(calls) == 1  # from the cache
+    other = MotionAudioDataset(corpus, MotionAudioConfig(split="train"),
+                               cache=FeatureCache(tmp_path, frontend, {"name": "rms", "hop": 160}))
+    other[0]
+    assert len(calls) == 2  # another config: computed again
+    batch = collate([data[0], data[1]])
+    assert batch["audio_features"].shape[0] == 2 and "features_len" in batch
+
+
+def _fake_humanml3d(root):
+    rng = np.random.default_rng(0)
+    (root / "texts").mkdir(parents=True)
+    (root / "new_joint_vecs").mkdir()
+    np.save(root / "new_joint_vecs" / "000001.npy", rng.normal(size=(120, 263)).astype(np.float32))
+    np.save(root / "new_joint_vecs" / "000002.npy", rng.normal(size=(30, 263)).astype(np.float32))  # too short
+    (root / "texts" / "000001.txt").write_text("a person waves.#a/DET#0.0#0.0\n"
+                                               "a person jumps.#a/DET#1.0#4.0\n")
+    (root / "texts" / "000002.txt").write_text("a person bows.#a/DET#0.0#0.0\n")
+    (root / "train.txt").write_text("000001\n000002\n")
+    np.save(root / "Mean.npy", np.zeros(263, np.float32))
+    np.save(root / "Std.npy", np.ones(263, np.float32))
+    return root
+
+
+def test_humanml3d_folder_with_sub_clip_captions(tmp_path):
+    root = _fake_humanml3d(tmp_path / "HumanML3D")
+    speak_dataset(root, "original", workers=1)
+    data = MotionAudioDataset(root, MotionAudioConfig(split="train", random_crop=False))
+    assert [(e.clip, e.start, e.stop) for e in data.entries] == [("000001", 0, 120), ("000001", 20, 80)]
+    item = data[1]
+    raw = np.load(root / "new_joint_vecs" / "000001.npy")
+    assert item["length"] == 60 and np.allclose(item["motion"][:60].numpy(), raw[20:80], atol=1e-6)
+    assert item["caption"] == "a person jumps."
+
+
+def test_bad_dataset_folders(tmp_path, corpus):
+    with pytest.raises(InputError, match="train.txt"):
+        MotionAudioDataset(tmp_path, MotionAudioConfig(split="train"))
+    with pytest.raises(ValueError, match="min_motion_len"):
+        MotionAudioConfig(split="train", min_motion_len=0)
+    broken = tmp_path / "manifest.jsonl"
+    broken.write_text("{not json\n")
+    with pytest.raises(InputError, match="manifest"):
+        MotionAudioDataset(corpus, MotionAudioConfig(split="train"), manifests=[broken])
+    lines = (corpus / "audio" / "manifest.jsonl").read_text().splitlines()
+    gone = tmp_path / "gone.jsonl"
+    gone.write_text(json.dumps(dict(json.loads(lines[0]), path="audio/oral/nothing.wav")) + "\n")
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split=json.loads(lines[0])["split"]), manifests=[gone])
+    with pytest.raises(InputError, match="missing"):
+        data[0]

@@ -1,0 +1,212 @@
+"""PyTorch datasets of (spoken instruction, motion) pairs for HumanML3D, KIT-ML and the built-in corpus.
+
+One item is one utterance: its audio (16 kHz float32) or cached audio front-end features,
+the normalised motion it describes (zero-padded to `max_motion_len`), the motion length,
+the caption, the spoken text and the speaker. Motion handling follows MoMask's text-to-motion
+dataset: clips shorter than `min_motion_len` or of 200 frames and more are dropped; captions
+with start/end tags describe that part of the clip only; training crops a random window whose
+length is the clip length rounded down to a multiple of `unit_length` (a third of the time one
+unit shorter).
+
+Utterances come from manifests: the corpus's OUT/audio/manifest.jsonl and the Original/Oral
+builders' AUDIO/STYLE/manifest.jsonl. Paths in a manifest are relative to the folder above it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from a2m_core.errors import InputError
+from a2m_core.motion.features import Normalizer
+from training.data.captions import read_texts
+from training.data.files import save_npy
+
+FPS_BY_DIM = {263: 20.0, 251: 12.5}  # HumanML3D, KIT-ML
+MAX_CLIP_FRAMES = 200  # MoMask drops clips of this length and more
+
+
+@dataclass(frozen=True)
+class MotionAudioConfig:
+    """Which utterances and how motion is cut; validated on creation."""
+
+    split: str  # "train", "val" or "test": the dataset's split file
+    styles: tuple[str, ...] = ("original", "oral")
+    min_motion_len: int = 40  # frames; MoMask: 40 for HumanML3D, 24 for KIT-ML
+    max_motion_len: int = 196
+    unit_length: int = 4  # the motion tokenizer's downsampling
+    random_crop: bool = True  # training; False: take the clip from its start (evaluation)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_motion_len <= self.max_motion_len < MAX_CLIP_FRAMES:
+            raise ValueError(f"need 0 < min_motion_len <= max_motion_len < {MAX_CLIP_FRAMES}, got "
+                             f"{self.min_motion_len}, {self.max_motion_len}")
+        if self.unit_length < 1 or not self.styles:
+            raise ValueError(f"unit_length must be >= 1 and styles non-empty, got {self.unit_length}, {self.styles}")
+
+
+class FeatureCache:
+    """Audio front-end outputs on disk, keyed by the front-end's config and the audio file's identity.
+
+    A changed config (another model, layer or hop) or a rewritten WAV gives a new key, so stale
+    features are never returned.
+    """
+
+    def __init__(self, folder: Path, frontend: Callable[[np.ndarray], np.ndarray], frontend_config: dict):
+        self.folder = Path(folder)
+        self.frontend = frontend
+        self.config_key = hashlib.sha1(json.dumps(frontend_config, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _path(self, audio_path: Path) -> Path:
+        stat = audio_path.stat()
+        key = hashlib.sha1(f"{audio_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+        return self.folder / self.config_key / key[:2] / f"{key}.npy"
+
+    def features(self, audio_path: Path, load: Callable[[Path], np.ndarray]) -> np.ndarray:
+        path = self._path(audio_path)
+        if path.is_file():
+            return np.load(path, allow_pickle=False)
+        features = np.asarray(self.frontend(load(audio_path)), dtype=np.float32)
+        save_npy(path, features)
+        return features
+
+
+@dataclass(frozen=True)
+class _Entry:
+    clip: str
+    audio: Path
+    text: str
+    caption: str
+    speaker: str
+    start: int  # motion frames [start, stop) this caption describes
+    stop: int
+
+
+def _read_manifest(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read manifest {path}: {exc}; rebuild it with `a2m data corpus` or "
+                         "`a2m data speak`") from None
+
+
+class MotionAudioDataset:
+    """Utterance-level (audio, motion) pairs of one split; a torch Dataset (len, getitem) of dicts.
+
+    root: dataset folder (new_joint_vecs/, texts/, Mean.npy, Std.npy, SPLIT.txt);
+    manifests: utterance manifests (defaults: the corpus's and the builders' under root/audio).
+    """
+
+    def __init__(self, root: Path, config: MotionAudioConfig, manifests: list[Path] | None = None,
+                 cache: FeatureCache | None = None, seed: int = 0):
+        self.root, self.config, self.cache = Path(root), config, cache
+        self.rng = np.random.default_rng(seed)
+        split_file = self.root / f"{config.split}.txt"
+        if not split_file.is_file():
+            raise InputError(f"{split_file} not found; expected the dataset's split files (train/val/test.txt)")
+        self.normalizer = Normalizer.from_files(self.root / "Mean.npy", self.root / "Std.npy")
+        self.fps = FPS_BY_DIM.get(self.normalizer.dim)
+        if self.fps is None:
+            raise InputError(f"Mean.npy has {self.normalizer.dim} dims; expected 263 (HumanML3D) or 251 (KIT-ML)")
+        clips = set(split_file.read_text().split())
+        if manifests is None:
+            manifests = [p for p in (self.root / "audio" / "manifest.jsonl", *(self.root / "audio" / s / "manifest.jsonl"
+                                                                             for s in ("original", "oral")))
+                         if p.is_file()]
+        if not manifests:
+            raise InputError(f"no utterance manifest under {self.root / 'audio'}; build the audio with "
+                             "`a2m data corpus` or `a2m data speak`")
+        self.motions: dict[str, np.ndarray] = {}
+        self.entries: list[_Entry] = []
+        for manifest in manifests:
+            base = manifest.parent.parent
+            for u in _read_manifest(manifest):
+                if u["clip"] in clips and u["style"] in config.styles:
+                    entry = self._entry(u, base)
+                    if entry is not None:
+                        self.entries.append(entry)
+        if not self.entries:
+            raise InputError(f"no utterances of split {config.split!r} and styles {config.styles} with a motion of "
+                             f"{config.min_motion_len}..{MAX_CLIP_FRAMES - 1} frames under {self.root}")
+
+    def _motion(self, clip: str) -> np.ndarray | None:
+        if clip not in self.motions:
+            path = self.root / "new_joint_vecs" / f"{clip}.npy"
+            self.motions[clip] = np.load(path, allow_pickle=False) if path.is_file() else None
+        return self.motions[clip]
+
+    def _entry(self, u: dict, base: Path) -> _Entry | None:
+        motion = self._motion(u["clip"])
+        if motion is None:
+            return None
+        start, stop = 0, len(motion)
+        captions = read_texts(self.root / "texts" / f"{u['clip']}.txt")
+        caption = captions[u["caption_index"]] if u["caption_index"] < len(captions) else None
+        if caption is not None and (caption.start_s or caption.end_s):  # a caption of part of the clip
+            start, stop = int(caption.start_s * self.fps), int(caption.end_s * self.fps)
+        if not self.config.min_motion_len <= stop - start < MAX_CLIP_FRAMES:
+            return None
+        return _Entry(clip=u["clip"], audio=base / u["path"], text=u["text"],
+                      caption=caption.text if caption is not None else u.get("caption", ""),
+                      speaker=u["voice"]["speaker_id"], start=start, stop=stop)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _crop(self, motion: np.ndarray) -> tuple[np.ndarray, int]:
+        """MoMask's cut: a multiple of unit_length (a third of the time one unit less), randomly placed."""
+        unit = self.config.unit_length
+        length = min(len(motion), self.config.max_motion_len)
+        if self.config.random_crop and unit < 10 and self.rng.random() < 1 / 3 and length // unit > 1:
+            length = (length // unit - 1) * unit
+        else:
+            length = max(length // unit, 1) * unit
+        offset = int(self.rng.integers(0, len(motion) - length + 1)) if self.config.random_crop else 0
+        return motion[offset:offset + length], length
+
+    def __getitem__(self, index: int) -> dict:
+        import soundfile as sf
+        import torch
+
+        entry = self.entries[index]
+        motion, length = self._crop(self._motion(entry.clip)[entry.start:entry.stop])
+        padded = np.zeros((self.config.max_motion_len, self.normalizer.dim), dtype=np.float32)  # (n d)
+        padded[:length] = self.normalizer.normalize(motion)
+
+        def load(path: Path) -> np.ndarray:
+            samples, rate = sf.read(str(path), dtype="float32")
+            if rate != 16000 or samples.ndim != 1:
+                raise InputError(f"{path}: {rate} Hz, {samples.ndim} channel dims; expected 16 kHz mono")
+            return samples
+
+        if not entry.audio.is_file():
+            raise InputError(f"audio {entry.audio} listed in the manifest is missing; rerun the audio build")
+        item = {"motion": torch.from_numpy(padded), "length": length, "caption": entry.caption,
+                "text": entry.text, "speaker": entry.speaker, "clip": entry.clip}
+        if self.cache is not None:
+            item["audio_features"] = torch.from_numpy(self.cache.features(entry.audio, load))
+        else:
+            item["audio"] = torch.from_numpy(load(entry.audio))
+        return item
+
+
+def collate(items: list[dict]) -> dict:
+    """Batch items: audio (b n) zero-padded with audio_len (b), or audio_features (b f d) with
+    features_len (b); motion (b n d); length (b); the strings as lists."""
+    import torch
+
+    batch = {"motion": torch.stack([i["motion"] for i in items]),
+             "length": torch.tensor([i["length"] for i in items])}
+    for key, length_key in (("audio", "audio_len"), ("audio_features", "features_len")):
+        if key in items[0]:
+            tensors = [i[key] for i in items]
+            batch[key] = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True)
+            batch[length_key] = torch.tensor([len(t) for t in tensors])
+    for key in ("caption", "text", "speaker", "clip"):
+        batch[key] = [i[key] for i in items]
+    return batch
