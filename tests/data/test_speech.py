@@ -76,6 +76,8 @@ def test_missing_engine_names_the_debian_package(monkeypatch):
 def test_bad_text_and_voice_settings():
     with pytest.raises(InputError, match="empty"):
         synthesize("  ", voice_pool()[0])
+    with pytest.raises(InputError, match="at most"):
+        synthesize("wave " * 200, voice_pool()[0])
     with pytest.raises(InputError, match="non-ASCII"):
         synthesize("caf\u00e9", voice_pool()[0])
     with pytest.raises(ValueError, match="pitch"):

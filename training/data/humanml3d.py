@@ -70,12 +70,12 @@ def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voice
             if style == "oral":
                 chosen = rewrite(caption.text, 1, rng, frames_of_split(split))[0]
                 text, frame = chosen.text, chosen.frame
-        except InputError as exc:
+            voice = pick_voice(voices, rng)
+            audio = synthesize(text, voice)
+        except InputError as exc:  # a caption no voice can speak: recorded, the rest go on
             utterances.append({"caption_index": k, "skipped": str(exc)})
             continue
-        voice = pick_voice(voices, rng)
         path = out / style / f"{clip}_{k}.wav"
-        audio = synthesize(text, voice)
         write_wav_atomic(path, audio)
         utterances.append({"path": str(path.relative_to(out)), "style": style, "caption_index": k, "caption": caption.text,
                            "text": text, "frame": frame, "duration_s": len(audio) / SAMPLE_RATE_HZ,

@@ -21,6 +21,7 @@ from training.data.files import atomic_path
 from training.data.voices import FESTIVAL_VOICES, Voice
 
 SAMPLE_RATE_HZ = 16000
+MAX_TEXT_CHARS = 400  # HumanML3D's longest captions are about 300 characters
 _PACKAGES = {"espeak-ng": "espeak-ng", "text2wave": "festival", "sox": "sox"}
 
 
@@ -76,6 +77,9 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     """Speech for `text` in `voice`: float32 (n,) at 16 kHz mono."""
     if not text.strip():
         raise InputError("got empty text to speak; expected a sentence")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(f"got {len(text)} characters to speak; expected an instruction of at most {MAX_TEXT_CHARS} "
+                         "(split long texts into sentences)")
     if not text.isascii():
         raise InputError(f"got non-ASCII text {text[:40]!r}; the English voices expect ASCII (clean it first)")
     engine = _espeak if voice.engine == "espeak-ng" else _festival
