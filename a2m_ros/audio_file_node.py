@@ -23,8 +23,9 @@ from a2m_ros.node_tools import declare, run
 
 
 class AudioFileNode(Node):
-    def __init__(self):
-        super().__init__("audio_file_node")
+    def __init__(self, **node_options):
+        """node_options: rclpy Node keywords (context, parameter_overrides, namespace, ...)."""
+        super().__init__("audio_file_node", **node_options)
         path = declare(self, "path", "", "Audio file to play (WAV/FLAC/OGG, any rate and channel count)")
         self.chunk_s = declare(self, "chunk_s", 0.1, "Seconds of audio per AudioChunk", 0.01, 1.0)
         self.speed = declare(self, "speed", 1.0, "Playback speed; 1 is real time", 0.1, 1000.0)

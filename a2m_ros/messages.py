@@ -66,3 +66,13 @@ def skeleton_markers(clip: MotionClip, frame: int, header: Header, namespace: st
     spheres.pose.orientation.w = 1.0
     spheres.points = points
     return MarkerArray(markers=[bones, spheres])
+
+
+def status_marker(text: str, header: Header, height_m: float = 2.1) -> MarkerArray:
+    """The latest status as text floating above the world origin (namespace `status`), for RViz."""
+    marker = Marker(header=header, ns="status", id=0, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                    text=text, color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0))
+    marker.scale.z = 0.15  # text height, metres
+    marker.pose.position.z = height_m
+    marker.pose.orientation.w = 1.0
+    return MarkerArray(markers=[marker])

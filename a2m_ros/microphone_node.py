@@ -23,8 +23,9 @@ MAX_PENDING_BLOCKS = 100  # blocks the sound thread may queue before the oldest 
 
 
 class MicrophoneNode(Node):
-    def __init__(self):
-        super().__init__("microphone_node")
+    def __init__(self, **node_options):
+        """node_options: rclpy Node keywords (context, parameter_overrides, namespace, ...)."""
+        super().__init__("microphone_node", **node_options)
         self.device = declare(self, "device", "", "Input device: its name (or part of it) or index; empty: the default input")
         self.chunk_s = declare(self, "chunk_s", 0.05, "Seconds of audio per AudioChunk", 0.01, 1.0)
         self.gain = declare(self, "gain", 1.0, "Linear gain applied before publishing", 0.0, 100.0)

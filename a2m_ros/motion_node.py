@@ -37,12 +37,14 @@ from a2m_core.errors import InputError
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.torch_generator import GenerationConfig, TorchGenerator
 from a2m_ros.action import GenerateMotion
-from a2m_ros.messages import chunk_samples, joint_state, joint_trajectory, skeleton_markers
+from a2m_ros.messages import chunk_samples, joint_state, joint_trajectory, skeleton_markers, status_marker
 from a2m_ros.msg import AudioChunk, MotionStatus
 from a2m_ros.node_tools import declare, run
 
 BACKENDS = ("torch",)  # onnxruntime / tensorrt plug in here once a2m_core.runtime has them
 MODEL_PRESETS = ("paper", "edge", "tiny")
+STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENERATING: "generating",
+               MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
 ARRIVAL_HISTORY = 4096  # chunks remembered for latency (minutes at usual chunk sizes)
 
@@ -123,8 +125,8 @@ class Job:
 class MotionNode(Node):
     """`on_clip(utterance_id, clip)`, when given, sees every clip published (the bringup renders them)."""
 
-    def __init__(self, on_clip: Callable[[int, MotionClip], None] | None = None):
-        super().__init__("motion_node")
+    def __init__(self, on_clip: Callable[[int, MotionClip], None] | None = None, **node_options):
+        super().__init__("motion_node", **node_options)
         self._on_clip = on_clip
         self.cfg = declare_config(self)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -295,10 +297,15 @@ class MotionNode(Node):
 
     def _status(self, utterance_id: int, state: int, reason: str = "", num_samples: int = 0,
                 motion_s: float = 0.0, latency_s: float = 0.0) -> None:
+        """Publish on motion_status, and as a text marker (the status overlay in RViz)."""
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.cfg.frame_id)
         self.status_pub.publish(MotionStatus(
-            header=Header(stamp=self.get_clock().now().to_msg(), frame_id=self.cfg.frame_id),
-            utterance_id=utterance_id, state=state, reason=reason, audio_s=num_samples / SAMPLE_RATE_HZ,
-            motion_s=float(motion_s), latency_s=float(latency_s)))
+            header=header, utterance_id=utterance_id, state=state, reason=reason,
+            audio_s=num_samples / SAMPLE_RATE_HZ, motion_s=float(motion_s), latency_s=float(latency_s)))
+        text = f"utterance {utterance_id}: {STATE_NAMES[state]}"
+        if state == MotionStatus.STATE_DONE:
+            text += f", {motion_s:.1f} s of motion, {latency_s * 1000:.0f} ms"
+        self.marker_pub.publish(status_marker(f"{text}\n{reason[:80]}" if reason else text, header))
 
     def _reject(self, utterance_id: int, reason: str, num_samples: int = 0) -> None:
         """Say why on motion_status and in the log; input rejected before it became an utterance at most once a second per reason."""

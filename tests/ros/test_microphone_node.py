@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from a2m_core.audio.io import load_audio, save_wav
-from conftest import Probe, wait_for
+from ros_helpers import Probe, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from a2m_core.audio.io import load_audio
-from conftest import NodeProcess, wait_for
+from ros_helpers import NodeProcess, Probe, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -202,7 +202,6 @@ def test_missing_model_is_reported_and_picked_up_once_it_exists(ros_env, start_n
 
     model_dir = tmp_path / "model"
     node = start_node("a2m_ros.motion_node", "--ros-args", "-p", f"model_path:={model_dir}", "-r", "__ns:=/missing")
-    from conftest import Probe
 
     ns_probe = Probe(probe.node.context, namespace="/missing")
     try:
