@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
+from training.data.augment import add_noise, snr_db
 from training.data.corpus import CorpusConfig, build_corpus
 from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioDataset, collate
 from training.data.humanml3d import speak_dataset
@@ -33,6 +34,17 @@ def test_corpus_items_and_batches(corpus):
     assert batch["audio_len"].max() == batch["audio"].shape[1] and len(batch["speaker"]) == 4
     oral = MotionAudioDataset(corpus, MotionAudioConfig(split="train", styles=("oral",)))
     assert len(oral) == 3 and all(e.audio.parent.name == "oral" for e in oral.entries)
+
+
+def test_audio_transform_augments_each_read(corpus):
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"),
+                              audio_transform=lambda x, rng: add_noise(x, 5.0, rng))
+    clean = MotionAudioDataset(corpus, MotionAudioConfig(split="train"))[0]["audio"].numpy()
+    noisy = data[0]["audio"].numpy()
+    assert noisy.shape == clean.shape and abs(snr_db(clean, noisy - clean) - 5.0) < 0.1
+    with pytest.raises(ValueError, match="cache"):
+        MotionAudioDataset(corpus, MotionAudioConfig(split="train"), audio_transform=lambda x, rng: x,
+                           cache=FeatureCache(corpus, lambda x: x, {}))
 
 
 def test_evaluation_takes_the_clip_from_its_start(corpus):

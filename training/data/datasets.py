@@ -103,8 +103,13 @@ class MotionAudioDataset:
     """
 
     def __init__(self, root: Path, config: MotionAudioConfig, manifests: list[Path] | None = None,
-                 cache: FeatureCache | None = None, seed: int = 0):
+                 cache: FeatureCache | None = None, seed: int = 0,
+                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
+        if cache is not None and audio_transform is not None:
+            raise ValueError("audio_transform changes the audio on every read, so its features cannot be cached; "
+                             "give one of cache and audio_transform")
         self.root, self.config, self.cache = Path(root), config, cache
+        self.audio_transform = audio_transform  # e.g. noise at a random SNR (training.data.augment)
         self.rng = np.random.default_rng(seed)
         split_file = self.root / f"{config.split}.txt"
         if not split_file.is_file():
@@ -191,7 +196,10 @@ class MotionAudioDataset:
         if self.cache is not None:
             item["audio_features"] = torch.from_numpy(self.cache.features(entry.audio, load))
         else:
-            item["audio"] = torch.from_numpy(load(entry.audio))
+            samples = load(entry.audio)
+            if self.audio_transform is not None:
+                samples = np.asarray(self.audio_transform(samples, self.rng), dtype=np.float32)
+            item["audio"] = torch.from_numpy(samples)
         return item
 
 
