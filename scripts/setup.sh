@@ -43,7 +43,7 @@ stamp="$VENV/.a2m-setup-stamp"
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing a2m and its dependencies into $VENV"
-  "$VENV/bin/pip" install -q -e ".[model,audio,text,ros,dev]"
+  "$VENV/bin/pip" install -q -e ".[model,audio,text,ros,dev,retarget]"
   echo "$want" > "$stamp"
 fi
 # --- ROS 2 interfaces of a2m_ros (msg/, action/) built into the venv; own stamp, ~13 s first time.

@@ -25,6 +25,46 @@ def _chain_side(skeleton, chain: tuple[int, ...]) -> str:
     return "left" if "left" in names else "right" if "right" in names else "centre"
 
 
+def video_writer(out_path: Path, fps: float):
+    """A matplotlib writer for .mp4 (ffmpeg) or .gif (Pillow), or an InputError saying what to do."""
+    from matplotlib import animation
+
+    suffix = out_path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise InputError(f"{out_path}: unknown video type {suffix!r}; use .mp4 or .gif")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise InputError("ffmpeg is not installed: run `make setup` (or apt-get install ffmpeg), or write a .gif")
+    if suffix == ".mp4":
+        return animation.FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
+    return animation.PillowWriter(fps=fps)
+
+
+def draw_floor_grid(ax, xy: np.ndarray, margin_m: float, step_m: float = 0.5) -> None:
+    """Grey grid at z = 0 covering the points xy (n 2) plus a margin, fixed in the world."""
+    lo = np.floor((xy.min(axis=0) - margin_m) / step_m) * step_m
+    hi = np.ceil((xy.max(axis=0) + margin_m) / step_m) * step_m
+    for x in np.arange(lo[0], hi[0] + step_m / 2, step_m):
+        ax.plot([x, x], [lo[1], hi[1]], [0, 0], color="#cccccc", linewidth=0.6)
+    for y in np.arange(lo[1], hi[1] + step_m / 2, step_m):
+        ax.plot([lo[0], hi[0]], [y, y], [0, 0], color="#cccccc", linewidth=0.6)
+
+
+def skeleton_lines(ax, skeleton) -> list:
+    """One line per kinematic chain, coloured by body side: [(chain, line)]; pose them with `pose_skeleton`."""
+    return [
+        (chain, ax.plot([], [], [], color=_SIDE_COLOURS[_chain_side(skeleton, chain)], linewidth=3,
+                        marker="o", markersize=2.5)[0])
+        for chain in skeleton.chains
+    ]
+
+
+def pose_skeleton(lines: list, points: np.ndarray) -> None:
+    """Move `skeleton_lines` to joint positions (j 3)."""
+    for chain, line in lines:
+        p = points[list(chain)]
+        line.set_data_3d(p[:, 0], p[:, 1], p[:, 2])
+
+
 def render_motion(
     motion: Motion,
     out_path: str | Path,
@@ -38,15 +78,10 @@ def render_motion(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import animation
     from tqdm import tqdm
 
     out_path = Path(out_path)
-    suffix = out_path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise InputError(f"{out_path}: unknown video type {suffix!r}; use .mp4 or .gif")
-    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
-        raise InputError("ffmpeg is not installed: run `make setup` (or apt-get install ffmpeg), or write a .gif")
+    writer = video_writer(out_path, motion.fps)
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     # drawn in the ROS frame (x forward, y left, z up, metres): a proper rotation, so left stays left
@@ -66,26 +101,10 @@ def render_motion(
         fig.suptitle(title, fontsize=10)
     caption = fig.text(0.02, 0.02, "", fontsize=8, color="#555555")
 
-    # ground grid, fixed in the world, covering the whole trajectory
-    step = 0.5
-    lo = np.floor((root_xy.min(axis=0) - view_radius_m * 2) / step) * step
-    hi = np.ceil((root_xy.max(axis=0) + view_radius_m * 2) / step) * step
-    for x in np.arange(lo[0], hi[0] + step / 2, step):
-        ax.plot([x, x], [lo[1], hi[1]], [0, 0], color="#cccccc", linewidth=0.6)
-    for y in np.arange(lo[1], hi[1] + step / 2, step):
-        ax.plot([lo[0], hi[0]], [y, y], [0, 0], color="#cccccc", linewidth=0.6)
-
+    draw_floor_grid(ax, root_xy, view_radius_m * 2)  # fixed in the world, covering the whole trajectory
     (trace,) = ax.plot([], [], [], color="#2ca02c", linewidth=1.5)
-    bones = [
-        (chain, ax.plot([], [], [], color=_SIDE_COLOURS[_chain_side(motion.skeleton, chain)], linewidth=3,
-                        marker="o", markersize=2.5)[0])
-        for chain in motion.skeleton.chains
-    ]
+    bones = skeleton_lines(ax, motion.skeleton)
 
-    if suffix == ".mp4":
-        writer = animation.FFMpegWriter(fps=motion.fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
-    else:
-        writer = animation.PillowWriter(fps=motion.fps)
     frames = range(motion.num_frames)
     with writer.saving(fig, str(out_path), dpi=dpi):
         for t in tqdm(frames, desc=f"rendering {out_path.name}", unit="frame", disable=not progress, leave=False):
@@ -94,9 +113,7 @@ def render_motion(
             ax.set_ylim(cy - view_radius_m, cy + view_radius_m)
             ax.set_zlim(0, z_top_m)
             trace.set_data_3d(root_xy[: t + 1, 0], root_xy[: t + 1, 1], np.zeros(t + 1))
-            for chain, line in bones:
-                p = pts[t, list(chain)]
-                line.set_data_3d(p[:, 0], p[:, 1], p[:, 2])
+            pose_skeleton(bones, pts[t])
             caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s")
             writer.grab_frame()
     plt.close(fig)

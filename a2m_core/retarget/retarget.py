@@ -1,0 +1,151 @@
+"""Retargeting: a human motion onto a robot's joints, within the robot's limits.
+
+Steps: scale the human to the robot by leg length; mark planted feet; build keypoint targets
+(planted feet pinned to the floor); solve IK frame by frame, warm-started from the previous
+frame, with position limits as hard bounds; raise the root where a sole would be under the
+floor; retime frame steps to the URDF's velocity limits. Frames whose keypoints stay far from
+their targets (an unreachable pose) are kept as the solver's best effort and flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from a2m_core.errors import InputError
+from a2m_core.motion.motion import Motion
+from a2m_core.retarget.feet import ContactConfig, floor_lift, pin_planted_targets, planted
+from a2m_core.retarget.ik import IKConfig, KeypointIK
+from a2m_core.retarget.keypoint_map import KeypointMap
+from a2m_core.retarget.robot import ROOT_NQ, RobotModel
+from a2m_core.retarget.robot_trajectory import RobotTrajectory
+from a2m_core.retarget.scaling import (
+    check_leg_keypoints, leg_length, motion_in_ros_metres, target_rotations,
+)
+from a2m_core.retarget.velocity import retime_to_velocity_limits
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """Settings of one retargeting run."""
+
+    ik: IKConfig = field(default_factory=IKConfig)
+    contact: ContactConfig = field(default_factory=ContactConfig)
+    best_effort_error_m: float = 0.2  # a frame with a keypoint farther than this from its target is flagged
+
+    def __post_init__(self) -> None:
+        if self.best_effort_error_m <= 0:
+            raise ValueError(f"best_effort_error_m must be > 0, got {self.best_effort_error_m}")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Everything the IK needs per frame, derived from the motion and the map."""
+
+    targets: np.ndarray  # (t k 3)
+    rotations: np.ndarray  # (t k 3 3)
+    gains: np.ndarray  # (t k)
+    planted: np.ndarray  # (t 2)
+    scale: float
+
+
+def sole_frames(robot: RobotModel, keypoint_map: KeypointMap) -> list[list[int]]:
+    """Frame ids of each foot's sole points, left then right: [[ids], [ids]]."""
+    by_side = {foot.side: foot for foot in keypoint_map.feet}
+    return [[robot.point_frame(by_side[s].link, p) for p in by_side[s].sole_points_m] for s in ("left", "right")]
+
+
+def keypoint_frames(robot: RobotModel, keypoint_map: KeypointMap) -> list[int]:
+    """Frame id of each keypoint's point on its link."""
+    return [robot.point_frame(k.link, k.offset_m) for k in keypoint_map.keypoints]
+
+
+def _standing_heights(robot: RobotModel, keypoint_map: KeypointMap, frames: list[int], soles: list[list[int]]) -> np.ndarray:
+    """Height (k) of each keypoint above the floor with the robot standing in its zero pose."""
+    q = robot.neutral()
+    floor = robot.frame_positions(q, soles[0] + soles[1])[:, 2].min()
+    return robot.frame_positions(q, frames)[:, 2] - floor
+
+
+def _build_problem(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap, config: RetargetConfig,
+                   frames: list[int], soles: list[list[int]]) -> _Problem:
+    index = {n: i for i, n in enumerate(motion.skeleton.joint_names)}
+    feet = {foot.side: foot for foot in keypoint_map.feet}
+    foot_joints = sorted({index[j] for foot in keypoint_map.feet for j in foot.human_joints})
+    human = motion_in_ros_metres(motion, foot_joints)  # (t j 3)
+    q0 = robot.neutral()
+    robot_leg = leg_length(robot.frame_positions(q0, frames), {n: i for i, n in enumerate(keypoint_map.keypoint_names)})
+    scale = robot_leg / leg_length(human, index)
+
+    kp_joints = [index[k.human] for k in keypoint_map.keypoints]
+    targets = human[:, kp_joints] * scale  # (t k 3)
+    rotations = target_rotations(human, keypoint_map, index)  # (t k 3 3)
+    gains = np.ones(targets.shape[:2])  # (t k)
+    standing = _standing_heights(robot, keypoint_map, frames, soles)  # (k)
+    flags = np.stack([planted(human, [index[j] for j in feet[s].human_joints], motion.fps, config.contact)
+                      for s in ("left", "right")], axis=-1)  # (t 2)
+    for side_index, side in enumerate(("left", "right")):
+        members = [k for k, kp in enumerate(keypoint_map.keypoints) if kp.human in feet[side].human_joints]
+        on_floor = flags[:, side_index]
+        for k in members:
+            # the human's ankle sits higher over its sole than the robot's: shift the whole foot track
+            human_standing = np.median(targets[on_floor, k, 2]) if on_floor.any() else targets[:, k, 2].min()
+            targets[:, k, 2] += standing[k] - human_standing
+        pin_planted_targets(targets, gains, on_floor, members, standing[members], config.contact.weight_gain)
+    return _Problem(targets=targets, rotations=rotations, gains=gains, planted=flags, scale=float(scale))
+
+
+def retarget(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
+             config: RetargetConfig = RetargetConfig(), progress: bool = False) -> RobotTrajectory:
+    """Robot joint angles, root pose and frame times for `motion`; never outside the URDF's limits."""
+    from tqdm import tqdm
+
+    if motion.num_frames == 0:
+        raise InputError("the motion has no frames; expected at least one")
+    if not np.isfinite(motion.joints).all():
+        bad = int((~np.isfinite(motion.joints)).sum())
+        raise InputError(f"the motion has {bad} NaN or infinite joint coordinates; retarget finite joint positions")
+    keypoint_map.check_links(robot.has_link)
+    check_leg_keypoints(keypoint_map)
+    frames = keypoint_frames(robot, keypoint_map)
+    soles = sole_frames(robot, keypoint_map)
+    problem = _build_problem(motion, robot, keypoint_map, config, frames, soles)
+
+    solver = KeypointIK(robot, frames, [k.position_weight for k in keypoint_map.keypoints],
+                        [k.orientation_weight for k in keypoint_map.keypoints], config.ik)
+    pelvis = keypoint_map.keypoint_names.index("pelvis") if "pelvis" in keypoint_map.keypoint_names else None
+    q = robot.neutral()
+    if pelvis is not None:
+        q[:3] = problem.targets[0, pelvis]
+    configurations = np.empty((motion.num_frames, robot.model.nq))  # (t nq)
+    previous = None
+    for t in tqdm(range(motion.num_frames), desc="retargeting", unit="frame", disable=not progress, leave=False):
+        first = previous is None
+        q = solver.solve(q, previous, problem.targets[t], problem.rotations[t], problem.gains[t],
+                         config.ik.first_frame_iterations if first else config.ik.iterations,
+                         config.ik.first_frame_damping if first else config.ik.damping)
+        configurations[t] = previous = q
+
+    sole_ids = soles[0] + soles[1]
+    keypoints = np.empty_like(problem.targets)  # (t k 3)
+    for t, q in enumerate(configurations):
+        configurations[t, 2] += floor_lift(robot.frame_positions(q, sole_ids)[None, :, 2])[0]
+        keypoints[t] = robot.frame_positions(configurations[t], frames)
+    errors = np.linalg.norm(keypoints - problem.targets, axis=-1)  # (t k)
+
+    joints = configurations[:, ROOT_NQ:]
+    x, y, z, w = configurations[:, 3:7].T
+    return RobotTrajectory(
+        joint_names=robot.joint_names,
+        joint_positions_rad=joints,
+        root_positions_m=configurations[:, :3].copy(),
+        root_quaternions_wxyz=np.stack([w, x, y, z], axis=-1),
+        times_s=retime_to_velocity_limits(joints, motion.fps, robot.velocity_limit),
+        keypoint_names=keypoint_map.keypoint_names,
+        keypoint_targets_m=problem.targets,
+        keypoint_errors_m=errors,
+        best_effort=errors.max(axis=-1) > config.best_effort_error_m,
+        planted=problem.planted,
+        scale=problem.scale,
+    )
