@@ -64,7 +64,7 @@ def start_node(ros_env, tmp_path):
 
     def start(module: str, *args: str, env: dict[str, str] | None = None) -> NodeProcess:
         name = module.rsplit(".", 1)[-1]
-        node = NodeProcess(module, list(args), env or ros_env, tmp_path / f"{name}-{len(started)}.log")
+        node = NodeProcess.module(module, list(args), env or ros_env, tmp_path / f"{name}-{len(started)}.log")
         started.append(node)
         return node
 

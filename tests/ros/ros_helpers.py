@@ -11,15 +11,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class NodeProcess:
-    """A node started as its own Python process (`python -m a2m_ros.<module>`), logs kept."""
+    """A node running as its own process, its output kept in a log file."""
 
-    def __init__(self, module: str, args: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path, cwd: Path = REPO):
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args], cwd=REPO, env=env,
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @classmethod
+    def module(cls, module: str, args: list[str], env: dict[str, str], log_path: Path) -> "NodeProcess":
+        """`python -m a2m_ros.<node> ARGS` from the checkout."""
+        return cls([sys.executable, "-m", module, *args], env, log_path)
 
     def log(self) -> str:
         self._log.flush()
