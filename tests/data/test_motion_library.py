@@ -68,6 +68,21 @@ def test_actions_do_what_they_say():
     assert kick[:, 10, 1].max() > 0.3 and kick[:, 11, 1].max() < 0.02
 
 
+def test_amplitude_and_duration_parameters():
+    base = generate(ActionSpec("wave", side="left", count=2), np.random.default_rng(1))
+    big = generate(ActionSpec("wave", side="left", count=2, amplitude=1.3), np.random.default_rng(1))
+    assert np.allclose(big.rot, 1.3 * base.rot)
+    slow = generate(ActionSpec("walk", direction="forward", count=4, duration_scale=1.5), np.random.default_rng(1))
+    normal = generate(ActionSpec("walk", direction="forward", count=4), np.random.default_rng(1))
+    assert abs(slow.num_frames - 1 - 1.5 * (normal.num_frames - 1)) <= 1
+    assert np.allclose(slow.root[-1], normal.root[-1])  # same path, more time
+    assert check_motion(render(slow), 20.0, 0.05).problems == ()
+    clap = generate(ActionSpec("clap", count=2, amplitude=1.4), np.random.default_rng(2))
+    assert np.array_equal(clap.rot, generate(ActionSpec("clap", count=2), np.random.default_rng(2)).rot)  # hands meet
+    with pytest.raises(ValueError, match="amplitude"):
+        ActionSpec("wave", side="left", count=2, amplitude=3.0)
+
+
 def test_clips_have_dataset_lengths_valid_pose_chains_and_no_jumps():
     rng = np.random.default_rng(1)
     limit = _fixture_skate_ratio() if FIXTURE.is_file() else 0.1

@@ -17,9 +17,9 @@ from dataclasses import replace
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from training.data.spec import ActionSpec
+from training.data.spec import AMPLITUDE_KINDS, ActionSpec
 from training.data.track import FIELDS, FLAT_PITCH, FOOT_LENGTHS, FPS, LEFT, RIGHT, SIT_PELVIS, STAND_PELVIS_Y, Track, concat, \
-    neutral_toes, still
+    neutral_toes, retimed, still
 
 PELVIS, SPINE1, SPINE2, SPINE3, NECK = 0, 3, 6, 9, 12
 COLLAR = (13, 14)
@@ -633,5 +633,10 @@ GENERATORS: dict[str, Callable[[ActionSpec, Rng], Track]] = {
 
 
 def generate(spec: ActionSpec, rng: Rng) -> Track:
-    """The motion of one action, starting at the origin facing +Z."""
-    return GENERATORS[spec.kind](spec, rng)
+    """The motion of one action, starting at the origin facing +Z, with its amplitude and duration scale."""
+    track = GENERATORS[spec.kind](spec, rng)
+    if spec.kind in AMPLITUDE_KINDS and spec.amplitude != 1.0:
+        track = replace(track, rot=track.rot * spec.amplitude)  # deviations from the neutral pose (rot 0)
+    if spec.duration_scale != 1.0:
+        track = retimed(track, spec.duration_scale)
+    return track

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 SIDES_LR = ("left", "right")
 SIDES_LRB = ("left", "right", "both")
 SPEEDS = ("slow", "normal", "fast")
+AMPLITUDE_RANGE = (0.6, 1.4)
+DURATION_SCALE_RANGE = (0.6, 1.6)
+# Kinds whose meaning survives scaling their joint angles (a clap must still meet, a squat still reach down).
+AMPLITUDE_KINDS = frozenset({"wave", "raise_arms", "arm_circles", "bow", "lean", "nod", "shake_head", "stretch",
+                             "reach_forward", "shrug", "throw", "punch", "crouch_look_around", "stand_still"})
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,14 @@ class ActionSpec:
     direction: str | None = None
     count: int | None = None
     speed: str = "normal"
+    amplitude: float = 1.0  # scales the joint angles of kinds in AMPLITUDE_KINDS ("a big wave")
+    duration_scale: float = 1.0  # stretches the action in time (> 1: slower)
 
     def __post_init__(self) -> None:
+        if not (AMPLITUDE_RANGE[0] <= self.amplitude <= AMPLITUDE_RANGE[1]
+                and DURATION_SCALE_RANGE[0] <= self.duration_scale <= DURATION_SCALE_RANGE[1]):
+            raise ValueError(f"{self.kind}: amplitude {self.amplitude} must be in {AMPLITUDE_RANGE} and "
+                             f"duration_scale {self.duration_scale} in {DURATION_SCALE_RANGE}")
         if self.kind not in ACTION_KINDS:
             raise ValueError(f"unknown action kind {self.kind!r}; known: {', '.join(ACTION_KINDS)}")
         k = ACTION_KINDS[self.kind]
@@ -106,5 +117,7 @@ def sample_spec(kind: ActionKind, rng) -> ActionSpec:
     def pick(choices):
         return None if not choices else choices[int(rng.integers(len(choices)))]
 
-    return ActionSpec(kind.name, side=pick(kind.sides), direction=pick(kind.directions),
-                      count=pick(kind.counts), speed=pick(kind.speeds))
+    amplitude = float(rng.uniform(0.85, 1.15)) if kind.name in AMPLITUDE_KINDS else 1.0
+    return ActionSpec(kind.name, side=pick(kind.sides), direction=pick(kind.directions), count=pick(kind.counts),
+                      speed=pick(kind.speeds), amplitude=round(amplitude, 3),
+                      duration_scale=round(float(rng.uniform(0.9, 1.15)), 3))

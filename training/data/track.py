@@ -140,6 +140,21 @@ def concat(tracks: list[Track]) -> Track:
     return Track(*(np.concatenate([getattr(t, f) for t in placed]) for f in FIELDS))
 
 
+def retimed(track: Track, factor: float) -> Track:
+    """The track played `factor` times as long (linear interpolation; still parts stay exactly still)."""
+    n = track.num_frames
+    new_n = max(2, int(round((n - 1) * factor)) + 1)
+    t = np.linspace(0.0, n - 1, new_n)
+    lo = np.minimum(np.floor(t).astype(int), n - 2)
+    w = t - lo
+
+    def resample(x: np.ndarray) -> np.ndarray:
+        shape = (new_n,) + (1,) * (x.ndim - 1)
+        return x[lo] * (1 - w).reshape(shape) + x[lo + 1] * w.reshape(shape)
+
+    return Track(*(resample(getattr(track, f)) for f in FIELDS))
+
+
 def _euler_quats(angles: np.ndarray) -> np.ndarray:
     """Rotations applying x, then y, then z (extrinsic): (... 3) -> (... 4)."""
     axes = np.eye(3)
