@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from lemminflect import getInflection, getLemma
 
-from training.data.spec import ACTION_KINDS, ActionSpec
+from training.data.files import write_text
+from training.data.spec import ActionSpec
 
 # Templates per kind. The first word is a verb (base form). Slots: {poss} possessive
 # pronoun of the subject, {side} left/right, {hand}/{arm}/{leg}/{foot} "left hand" or
@@ -263,8 +264,8 @@ def describe_many(specs: list[ActionSpec], num_captions: int, rng: np.random.Gen
 
 
 def write_texts(path, captions: list[Caption]) -> None:
-    """Write a HumanML3D texts/ file (one caption line each)."""
-    path.write_text("".join(c.to_line() + "\n" for c in captions), encoding="utf-8")
+    """Write a HumanML3D texts/ file (one caption line each), atomically."""
+    write_text(path, "".join(c.to_line() + "\n" for c in captions))
 
 
 def read_texts(path) -> list[Caption]:

@@ -31,7 +31,7 @@ import numpy as np
 from a2m_core.errors import InputError
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.skeleton import HUMANML3D
-from training.data.captions import Caption, describe_many
+from training.data.captions import describe_many, write_texts
 from training.data.files import check_writable, remove_stale_temp_files, run_resumable, save_npy, write_json, \
     write_text
 from training.data.plausibility import check_motion
@@ -77,10 +77,6 @@ def clip_id(index: int) -> str:
     return f"{index:06d}"
 
 
-def _captions_text(captions: list[Caption]) -> str:
-    return "".join(c.to_line() + "\n" for c in captions)
-
-
 def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     """Build every file of one clip (all but its record) and return the record."""
     index = int(item)
@@ -100,7 +96,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     rewrites = [rewrite(c.text, config.num_rewrites, rng, frames) for c in captions]
     save_npy(out / "new_joint_vecs" / f"{item}.npy", features)
     save_npy(out / "new_joints" / f"{item}.npy", codec.decode(features))
-    write_text(out / "texts" / f"{item}.txt", _captions_text(captions))
+    write_texts(out / "texts" / f"{item}.txt", captions)
     write_text(out / "oral_texts" / f"{item}.txt",
                "".join(f"{r.text}##0.0#0.0\n" for per_caption in rewrites for r in per_caption))
 
