@@ -14,6 +14,7 @@ from training.data.spec import ACTION_KINDS, sample_spec
     ("A man is walking in a circle while he waves his arms.", "walk in a circle while waving your arms"),
     ("someone raises their left arm, then puts it down", "raise your left arm, then put it down"),
     ("the woman bends down and touches her toes", "bend down and touch your toes"),
+    ("person slowly raises both arms over his head", "slowly raise both arms over your head"),
 ])
 def test_to_imperative(caption, expected):
     assert to_imperative(caption) == expected

@@ -103,8 +103,9 @@ def to_imperative(caption: str) -> str:
             continue
         new = _PRONOUNS.get(new, new)
         out.append(new + ("," if word.endswith(",") else ""))
-        clause_start = word.endswith(",") or bare in ("and", "then", "or", "but", "while", "so", "that",
-                                                      "afterwards", "next")
+        adverb = clause_start and bare.endswith("ly") and "ADV" in getAllLemmas(bare)  # "slowly raises"
+        clause_start = adverb or word.endswith(",") or bare in ("and", "then", "or", "but", "while", "so", "that",
+                                                                "afterwards", "next")
     return " ".join(out)
 
 
