@@ -81,3 +81,13 @@ def test_help_answers_without_importing_pinocchio():
     result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main", "retarget", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "--urdf" in result.stdout
+
+
+def test_benchmark_counts_every_timed_frame(g1_urdf, fixture_motion):
+    """The benchmark's bookkeeping (its speed figure is reported in docs/retarget.md, never asserted)."""
+    from a2m_core.motion.motion import Motion
+    from a2m_core.retarget.bench import benchmark
+
+    clip = Motion(joints=fixture_motion.joints[:7], skeleton=fixture_motion.skeleton)
+    result = benchmark([clip, clip], g1_urdf, repeats=2)
+    assert result.num_frames == 28 and result.cpu_s > 0 and result.wall_s > 0
