@@ -217,3 +217,22 @@ def test_missing_model_is_reported_and_picked_up_once_it_exists(ros_env, start_n
     finally:
         ns_probe.close()
     assert node.stop(signal.SIGTERM) == 0, node.log()
+
+
+def test_audio_file_node_process_plays_a_44k_stereo_file_into_the_motion_node(motion_node, probe, speech, start_node,
+                                                                              tmp_path):
+    from a2m_core.audio.io import resample, save_wav
+
+    mono = load_audio(speech("step to the left and clap")).samples
+    stereo_44k = np.repeat(resample(mono, 16000, 44100)[:, None], 2, axis=1)
+    path = tmp_path / "stereo44k.wav"
+    save_wav(path, stereo_44k, 44100)
+    probe.wait_connected()
+    before = last_id(probe)
+    player = start_node("a2m_ros.audio_file_node", "--ros-args", "-p", f"path:={path}", "-p", "speed:=2.0")
+    wait_for(lambda: last_id(probe) > before, 30, f"the file's utterance; player log: {player.log()}")
+    assert player.proc.wait(30) == 0, player.log()  # exits by itself at the end of the file
+    wait_done(probe, last_id(probe))
+    done = [s for s in probe.statuses if s.utterance_id == last_id(probe)]
+    assert [s.state for s in done] == [ACCEPTED, GENERATING, DONE]
+    assert done[-1].audio_s == pytest.approx(len(mono) / 16000, abs=0.6)
