@@ -77,29 +77,33 @@ def test_feature_cache_is_keyed_by_frontend_config(corpus, tmp_path):
     assert batch["audio_features"].shape[0] == 2 and "features_len" in batch
 
 
-def _fake_humanml3d(root):
+def _fake_dataset(root, dim):
     rng = np.random.default_rng(0)
     (root / "texts").mkdir(parents=True)
     (root / "new_joint_vecs").mkdir()
-    np.save(root / "new_joint_vecs" / "000001.npy", rng.normal(size=(120, 263)).astype(np.float32))
-    np.save(root / "new_joint_vecs" / "000002.npy", rng.normal(size=(30, 263)).astype(np.float32))  # too short
+    np.save(root / "new_joint_vecs" / "000001.npy", rng.normal(size=(120, dim)).astype(np.float32))
+    np.save(root / "new_joint_vecs" / "000002.npy", rng.normal(size=(20, dim)).astype(np.float32))  # too short
     (root / "texts" / "000001.txt").write_text("a person waves.#a/DET#0.0#0.0\n"
                                                "a person jumps.#a/DET#1.0#4.0\n")
     (root / "texts" / "000002.txt").write_text("a person bows.#a/DET#0.0#0.0\n")
     (root / "train.txt").write_text("000001\n000002\n")
-    np.save(root / "Mean.npy", np.zeros(263, np.float32))
-    np.save(root / "Std.npy", np.ones(263, np.float32))
+    np.save(root / "Mean.npy", np.zeros(dim, np.float32))
+    np.save(root / "Std.npy", np.ones(dim, np.float32))
     return root
 
 
-def test_humanml3d_folder_with_sub_clip_captions(tmp_path):
-    root = _fake_humanml3d(tmp_path / "HumanML3D")
+@pytest.mark.parametrize("dim, fps, min_len", [(263, 20, 40), (251, 12.5, 24)])  # HumanML3D, KIT-ML
+def test_dataset_folder_with_sub_clip_captions(tmp_path, dim, fps, min_len):
+    root = _fake_dataset(tmp_path / "data", dim)
     speak_dataset(root, "original", workers=1)
-    data = MotionAudioDataset(root, MotionAudioConfig(split="train", random_crop=False))
-    assert [(e.clip, e.start, e.stop) for e in data.entries] == [("000001", 0, 120), ("000001", 20, 80)]
+    data = MotionAudioDataset(root, MotionAudioConfig(split="train", random_crop=False, min_motion_len=min_len))
+    start, stop = int(1.0 * fps), int(4.0 * fps)
+    assert [(e.clip, e.start, e.stop) for e in data.entries] == [("000001", 0, 120), ("000001", start, stop)]
     item = data[1]
     raw = np.load(root / "new_joint_vecs" / "000001.npy")
-    assert item["length"] == 60 and np.allclose(item["motion"][:60].numpy(), raw[20:80], atol=1e-6)
+    length = (stop - start) // 4 * 4
+    assert item["length"] == length and item["motion"].shape == (196, dim)
+    assert np.allclose(item["motion"][:length].numpy(), raw[start:start + length], atol=1e-6)
     assert item["caption"] == "a person jumps."
 
 
