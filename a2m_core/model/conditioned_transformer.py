@@ -41,10 +41,12 @@ class TokenTransformerConfig:
 
 def drop_condition(cond: Tensor, cond_valid: Tensor, null_cond: Tensor, drop: Tensor) -> tuple[Tensor, Tensor]:
     """Where drop (b) is True, replace cond (b m c) by the null token at position 0 only."""
-    first_only = torch.zeros_like(cond_valid)
-    first_only[:, 0] = True
+    first_only = torch.arange(cond_valid.shape[1], device=cond_valid.device)[None, :] == 0  # (1 m)
     cond = torch.where(drop[:, None, None], null_cond.to(cond.dtype).expand_as(cond), cond)
-    cond_valid = torch.where(drop[:, None], first_only, cond_valid)
+    # Boolean algebra rather than a Where on bools or an in-place write: onnxruntime has no
+    # boolean Where kernel, and a slice assignment exports as ScatterND.
+    dropped = drop[:, None]  # (b 1)
+    cond_valid = (cond_valid & ~dropped) | (first_only & dropped)
     return cond, cond_valid
 
 
