@@ -110,8 +110,9 @@ class Job:
     """One piece of work for the generation worker: an utterance or an action goal."""
 
     utterance_id: int
-    audio: np.ndarray  # (n) float32 16 kHz
-    speech_end_time: float  # time.monotonic() when the end of speech arrived
+    audio: np.ndarray  # (n) float32 16 kHz; empty for a typed instruction
+    speech_end_time: float  # time.monotonic() when the end of speech (or the typed instruction) arrived
+    text: str = ""  # a typed instruction, for text-conditioned models
     motion_s: float | None = None
     truncated: bool = False
     for_action: bool = False
@@ -119,6 +120,7 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     clip: MotionClip | None = None
+    generation_s: float = 0.0  # model + joint conversion, seconds
     error: str = ""
 
 
@@ -156,8 +158,10 @@ class MotionNode(Node):
         # than its 5: chunks wait there rather than being dropped while generation holds the GIL.
         audio_qos = QoSProfile(depth=AUDIO_QUEUE_DEPTH, reliability=qos_profile_sensor_data.reliability,
                                durability=qos_profile_sensor_data.durability)
-        self.create_subscription(AudioChunk, "audio", self._on_audio, audio_qos,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
+        audio_group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(AudioChunk, "audio", self._on_audio, audio_qos, callback_group=audio_group)
+        self._last_chunk_time = time.monotonic()
+        self.create_timer(0.25, self._check_stalled_stream, callback_group=audio_group)
         self.create_subscription(String, "instruction", self._on_instruction, 10)
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
@@ -175,11 +179,25 @@ class MotionNode(Node):
         except InputError as exc:
             self._reject(0, f"audio chunk dropped: {exc}")
             return
+        self._last_chunk_time = time.monotonic()
         self._fed += len(samples)
-        self._arrivals.append((self._fed, time.monotonic()))
+        self._arrivals.append((self._fed, self._last_chunk_time))
         for utterance in self.segmenter.push(samples):
             self._submit(Job(self._new_id(), utterance.samples, self._arrival_of(utterance.speech_end),
                              truncated=utterance.truncated))
+
+    def _check_stalled_stream(self) -> None:
+        """Audio stopped mid-utterance (the sender quit or paused): end the utterance as if silence followed."""
+        stalled_s = max(1.0, 2 * self.cfg.segmenter.hangover_s)
+        if not self.segmenter.in_speech or time.monotonic() - self._last_chunk_time < stalled_s:
+            return
+        self.get_logger().info(f"no audio for {stalled_s:g} s in the middle of speech: ending the utterance")
+        utterances = self.segmenter.flush()  # also restarts the segmenter's sample count at 0
+        arrivals = [self._arrival_of(u.speech_end) for u in utterances]
+        self._fed, self._resampler = 0, None
+        self._arrivals.clear()
+        for utterance, arrived in zip(utterances, arrivals):
+            self._submit(Job(self._new_id(), utterance.samples, arrived, truncated=utterance.truncated))
 
     def _chunk_to_16k(self, msg: AudioChunk) -> np.ndarray:
         rate = check_sample_rate(msg.sample_rate)
@@ -201,8 +219,11 @@ class MotionNode(Node):
         return time.monotonic()
 
     def _on_instruction(self, msg: String) -> None:
-        self._reject(0, f"typed instruction {msg.data[:40]!r} ignored: the loaded model is audio-conditioned; "
-                        "load a text model to use `instruction`")
+        if self._pipeline is None or self._pipeline.generator.condition_input != "text":
+            self._reject(0, f"typed instruction {msg.data[:40]!r} ignored: the loaded model is not text-conditioned; "
+                            "speak it, or load a text model to use `instruction`")
+            return
+        self._submit(Job(self._new_id(), np.zeros(0, np.float32), time.monotonic(), text=msg.data))
 
     # ---------------------------------------------------------------- scheduling
 
@@ -236,15 +257,20 @@ class MotionNode(Node):
         """Generate one job's clip; publish it unless it is for an action or was cancelled."""
         if job.cancelled.is_set():
             return
+        started = time.monotonic()
         try:
             job.stage = GenerateMotion.Feedback.STAGE_GENERATING
             self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
             pipeline = self._load_pipeline()
-            check_samples(job.audio, what="utterance")
-            features = pipeline.generator(job.audio, motion_s=job.motion_s,
-                                          seed=self.cfg.seed + job.utterance_id - 1)  # (t d)
+            seed = self.cfg.seed + job.utterance_id - 1
+            if job.text:
+                features = pipeline.generator.from_text(job.text, motion_s=job.motion_s, seed=seed)  # (t d)
+            else:
+                check_samples(job.audio, what="utterance")
+                features = pipeline.generator(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
             job.stage = GenerateMotion.Feedback.STAGE_CONVERTING
             job.clip = pipeline.clip_from_features(features)
+            job.generation_s = time.monotonic() - started
         except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
             job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
@@ -278,7 +304,8 @@ class MotionNode(Node):
         if self._on_clip is not None:
             self._on_clip(job.utterance_id, clip)
         self.get_logger().info(f"utterance {job.utterance_id}: {len(job.audio) / SAMPLE_RATE_HZ:.2f} s of audio -> "
-                               f"{clip.duration_s:.2f} s of motion, {latency * 1000:.0f} ms after the end of speech")
+                               f"{clip.duration_s:.2f} s of motion, {latency * 1000:.0f} ms after the end of speech "
+                               f"(generation {job.generation_s * 1000:.0f} ms)")
 
     # ---------------------------------------------------------------- playback
 
@@ -327,18 +354,21 @@ class MotionNode(Node):
         started = time.monotonic()
         goal: GenerateMotion.Goal = goal_handle.request
         result = GenerateMotion.Result()
+        audio = np.zeros(0, np.float32)
         try:
-            if goal.text:
+            text_model = self._pipeline is not None and self._pipeline.generator.condition_input == "text"
+            if goal.text and not text_model:
                 raise InputError("text goals need a text model; this node has an audio model: send audio")
-            audio = chunk_samples(goal.audio)  # (n c)
-            check_samples(audio, what="goal audio")
-            audio = resample(to_mono(audio), check_sample_rate(goal.audio.sample_rate), SAMPLE_RATE_HZ)
+            if not goal.text:
+                audio = chunk_samples(goal.audio)  # (n c)
+                check_samples(audio, what="goal audio")
+                audio = resample(to_mono(audio), check_sample_rate(goal.audio.sample_rate), SAMPLE_RATE_HZ)
         except InputError as exc:
             result.message = str(exc)
             self._reject(0, f"goal rejected: {exc}")
             goal_handle.abort()
             return result
-        job = Job(self._new_id(), audio, started, motion_s=goal.motion_s or None, for_action=True)
+        job = Job(self._new_id(), audio, started, text=goal.text, motion_s=goal.motion_s or None, for_action=True)
         if not self._submit(job):
             result.message = job.error
             goal_handle.abort()

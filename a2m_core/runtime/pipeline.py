@@ -24,9 +24,14 @@ class MotionGenerator(Protocol):
     """Generates raw (denormalised) dataset features for an utterance."""
 
     skeleton: Skeleton
+    condition_input: str  # "audio", or "text" for text-conditioned models
 
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
         """audio (n) float32 16 kHz -> features (t d) float32 at skeleton.fps; motion_s None: predicted length."""
+        ...
+
+    def from_text(self, text: str, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
+        """A typed instruction -> features (t d) float32 (text-conditioned generators only)."""
         ...
 
 

@@ -59,22 +59,48 @@ class TorchGenerator:
             model = AudioToMotion.from_preset(preset)
         return cls(model.to(device), config)
 
+    @property
+    def condition_input(self) -> str:
+        """'audio', or 'text' for a text-conditioned model (text baseline, cascade)."""
+        return self.model.config.condition_input
+
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
         """audio (n) float32 16 kHz -> features (t d) float32, raw (denormalised) where the model knows how."""
         import torch
 
-        from a2m_core.generation import generate, make_noise
+        from a2m_core.generation import generate
 
+        if self.condition_input != "audio":
+            raise InputError("this model is text-conditioned: send a typed instruction, not audio")
         device = self.model.device
         audio_t = torch.as_tensor(np.ascontiguousarray(audio, np.float32), device=device)[None]  # (1 s)
         audio_lens = torch.tensor([audio_t.shape[1]], device=device)
+        return self._run(generate, (self.model, audio_t, audio_lens), motion_s, seed)
+
+    def from_text(self, text: str, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
+        """A typed instruction -> features (t d) float32 (text-conditioned models only)."""
+        from a2m_core.generation import generate_from_text
+
+        if self.condition_input != "text":
+            raise InputError("this model is audio-conditioned: speak the instruction, or load a text model")
+        if not text.strip():
+            raise InputError("the instruction is empty: type what the avatar should do")
+        return self._run(generate_from_text, (self.model, [text]), motion_s, seed)
+
+    def _run(self, generate_fn, inputs: tuple, motion_s: float | None, seed: int) -> np.ndarray:
+        import torch
+
+        from a2m_core.generation import make_noise
+
+        device = self.model.device
         lengths = None
         if motion_s is not None and motion_s > 0:
             lengths = torch.tensor([max(1, round(motion_s * self.fps))], device=device)
         cfg = self.config
         noise = make_noise(self.model, 1, cfg.num_iters, seed=seed, device=device)
-        out = generate(self.model, audio_t, audio_lens, lengths, noise, num_iters=cfg.num_iters,
-                       cfg_scale=cfg.cfg_scale, res_cfg_scale=cfg.res_cfg_scale, temperature=cfg.temperature)
+        with torch.no_grad():
+            out = generate_fn(*inputs, lengths, noise, num_iters=cfg.num_iters, cfg_scale=cfg.cfg_scale,
+                              res_cfg_scale=cfg.res_cfg_scale, temperature=cfg.temperature)
         features = out.features[0, : int(out.lengths[0])].float().cpu().numpy()  # (t d)
         if self.model.normalization is not None:
             mean, std = self.model.normalization

@@ -79,6 +79,16 @@ def test_speech_becomes_a_trajectory_with_status(motion_node, probe, instruction
     assert list(probe.joint_states[-1].name) == list(traj.joint_names)
 
 
+def test_audio_that_stops_mid_speech_still_ends_the_utterance(motion_node, probe, instruction):
+    """A sender that quits right after the last word (no trailing silence): the stall ends the utterance."""
+    probe.wait_connected()
+    before = last_id(probe)
+    probe.send(with_silence(instruction, after_s=0.0), speed=4.0)
+    wait_for(lambda: last_id(probe) > before, 30, "the utterance to end although the audio stopped")
+    wait_done(probe, last_id(probe))
+    assert probe.states_of(last_id(probe)) == [ACCEPTED, GENERATING, DONE]
+
+
 def test_bad_chunks_are_rejected_with_reasons_and_the_node_goes_on(motion_node, probe, instruction):
     from std_msgs.msg import Header
 
@@ -155,6 +165,8 @@ def test_ten_minutes_of_speech_keeps_memory_bounded(motion_node, probe, instruct
     assert grown < 150, f"RSS grew by {grown:.0f} MB over 10 minutes of audio"
     cut = [s for s in probe.statuses if s.utterance_id > before_id and "max_utterance_s" in s.reason]
     assert cut, "continuous speech must be cut at max_utterance_s"
+    for uid in {s.utterance_id for s in probe.statuses if s.utterance_id > before_id}:
+        wait_done(probe, uid)  # leave the node idle for the next test
     assert motion_node.proc.poll() is None
 
 
@@ -230,9 +242,53 @@ def test_audio_file_node_process_plays_a_44k_stereo_file_into_the_motion_node(mo
     probe.wait_connected()
     before = last_id(probe)
     player = start_node("a2m_ros.audio_file_node", "--ros-args", "-p", f"path:={path}", "-p", "speed:=2.0")
-    wait_for(lambda: last_id(probe) > before, 30, f"the file's utterance; player log: {player.log()}")
+    wait_for(lambda: last_id(probe) > before, 60, "the file's utterance")
     assert player.proc.wait(30) == 0, player.log()  # exits by itself at the end of the file
     wait_done(probe, last_id(probe))
     done = [s for s in probe.statuses if s.utterance_id == last_id(probe)]
     assert [s.state for s in done] == [ACCEPTED, GENERATING, DONE]
     assert done[-1].audio_s == pytest.approx(len(mono) / 16000, abs=0.6)
+
+
+@pytest.fixture(scope="module")
+def tiny_text_model(tmp_path_factory):
+    """A randomly initialised text-conditioned model (MiniLM front-end, tiny transformers) in a folder."""
+    from dataclasses import replace
+
+    from a2m_core.model.audio_to_motion import AudioToMotion, frontend_dim
+    from a2m_core.model.presets import preset_config
+    from a2m_core.model.text_encoder import TextFrontendConfig
+
+    config, frontend = preset_config("tiny"), TextFrontendConfig()
+    config = replace(config, frontend=frontend, condition=replace(config.condition, dim_in=frontend_dim(frontend)))
+    return AudioToMotion(config).eval().save(tmp_path_factory.mktemp("text_model") / "model")
+
+
+def test_typed_instructions_with_a_text_model(ros_env, start_node, rclpy_context, tiny_text_model):
+    from std_msgs.msg import String
+
+    from a2m_ros.action import GenerateMotion
+
+    node = start_node("a2m_ros.motion_node", "--ros-args", "-p", f"model_path:={tiny_text_model}",
+                      "-r", "__ns:=/text")
+    probe = Probe(rclpy_context, namespace="/text")
+    try:
+        instruction = probe.node.create_publisher(String, "instruction", 10)
+        probe.wait_connected(60)
+        wait_for(lambda: instruction.get_subscription_count() > 0, 20, "the instruction subscription")
+        instruction.publish(String(data="wave with your right hand"))
+        wait_for(lambda: DONE in probe.states_of(1), 60, f"the typed instruction's motion: {node.log()[-2000:]}")
+        assert probe.states_of(1) == [ACCEPTED, GENERATING, DONE]
+        assert probe.trajectories and len(probe.trajectories[0].points) > 0
+        instruction.publish(String(data="   "))
+        wait_for(lambda: REJECTED in probe.states_of(2), 30, "the empty instruction's rejection")
+        assert "empty" in [s for s in probe.statuses if s.utterance_id == 2][-1].reason
+        assert probe.action.wait_for_server(timeout_sec=20)
+        send = probe.action.send_goal_async(GenerateMotion.Goal(text="jump", motion_s=1.0))
+        wait_for(send.done, 20, "the text goal")
+        result = send.result().get_result_async()
+        wait_for(result.done, 60, "the text goal's result")
+        assert result.result().status == 4 and len(result.result().result.trajectory.points) == 20
+    finally:
+        probe.close()
+    assert node.stop(signal.SIGINT) == 0, node.log()
