@@ -130,6 +130,34 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+    except ModuleNotFoundError as exc:
+        raise InputError(f"ROS 2 is not installed ({exc.name} missing): run scripts/setup.sh") from None
+    from a2m_ros.latency_bench import LatencyProbe, run_latency_bench, summarise
+    from a2m_ros.motion_node import MotionNode
+
+    with tempfile.TemporaryDirectory(prefix="a2m-ros-bench-") as tmp:
+        args.audio_file, args.mic_device = None, None
+        overrides = _overrides_file(args, Path(tmp))
+        rclpy.init(args=["a2m", "--ros-args", "--params-file", str(args.params), "--params-file", str(overrides)])
+        nodes = []
+        try:
+            nodes = [MotionNode(), LatencyProbe()]
+            executor = MultiThreadedExecutor(num_threads=4)
+            for node in nodes:
+                executor.add_node(node)
+            samples = run_latency_bench(executor, nodes[1], args.runs)
+        finally:
+            for node in reversed(nodes):
+                node.destroy_node()
+            rclpy.try_shutdown()
+    print(summarise(samples))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ros", help="run the ROS 2 nodes (bringup without ros2 launch)",
                                    description="ROS 2 bringup for machines without `ros2 launch`.")
@@ -154,4 +182,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--wait-s", type=float, default=120.0,
                     help="with --audio-file: longest wait for generation and playback after the file ends (default: 120)")
     up.set_defaults(func=_up)
+
+    bench = commands.add_parser(
+        "bench", help="measure end of speech -> trajectory latency over DDS",
+        description="Send espeak-ng speech to the motion node in real time, as a microphone would, and time "
+        "each JointTrajectory from the end of speech (the chunk with the last audible sample) to its arrival. "
+        "Includes the VAD's hangover (hangover_s), generation and conversion.")
+    bench.add_argument("--runs", type=int, default=5, help="utterances to time (default: 5)")
+    bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameter file (default: config/a2m.yaml)")
+    bench.add_argument("--model", metavar="DIR", help="model folder (default: a randomly initialised model)")
+    bench.add_argument("--preset", choices=("paper", "edge", "tiny"), help="architecture of the random model")
+    bench.add_argument("--device", help="torch device: cpu, cuda, ...")
+    bench.add_argument("--backend", choices=("torch",), help="inference backend")
+    bench.set_defaults(func=_bench)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)

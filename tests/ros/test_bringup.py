@@ -55,3 +55,15 @@ def test_recorder_schema_includes_dependencies(ros_env):
     schema = msg_schema("a2m_ros/msg/AudioChunk")
     assert schema.startswith("# A chunk of audio")
     assert "MSG: std_msgs/Header" in schema and "MSG: builtin_interfaces/Time" in schema
+
+
+@pytest.mark.slow
+def test_ros_bench_times_end_of_speech_to_trajectory(ros_env):
+    run = a2m("ros", "bench", "--runs", "2", "--preset", "tiny", env=ros_env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith(("walk forward", "jump twice"))]
+    assert len(rows) == 2
+    latencies_ms = [float(row.split()[-2]) for row in rows]
+    # the VAD must hear hangover_s (0.5 s) of silence before the utterance ends: no answer comes sooner
+    assert all(500 <= ms < 60000 for ms in latencies_ms), latencies_ms
+    assert "end of speech -> trajectory: median" in run.stdout

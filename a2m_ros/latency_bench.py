@@ -1,0 +1,123 @@
+"""End of speech -> JointTrajectory latency of the motion node, measured over DDS.
+
+A sender node publishes speech (espeak-ng) in real time as AudioChunks; the time the chunk
+holding the last audible sample went out is the end of speech; the time the JointTrajectory
+arrives at a second node is the answer. The motion node runs in the same process but talks
+to both through the middleware, as it would to a microphone node and a controller.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from std_msgs.msg import Header
+from trajectory_msgs.msg import JointTrajectory
+
+from a2m_core.audio.io import SAMPLE_RATE_HZ, load_audio
+from a2m_core.errors import InputError
+from a2m_ros.messages import audio_chunk
+from a2m_ros.msg import AudioChunk, MotionStatus
+
+SENTENCES = ("walk forward, then wave with your right hand", "jump twice", "turn around and sit down",
+             "raise both arms above your head", "take three steps to the left")
+
+
+@dataclass(frozen=True)
+class LatencySample:
+    sentence: str
+    speech_s: float
+    latency_s: float  # end of speech (sent) -> trajectory (received)
+    node_latency_s: float  # as the node reports it on motion_status
+    motion_s: float
+
+
+def speak(text: str, folder: Path) -> np.ndarray:
+    """espeak-ng speech as float32 mono 16 kHz."""
+    if shutil.which("espeak-ng") is None:
+        raise InputError("espeak-ng is not installed: run scripts/setup.sh (apt-get install espeak-ng)")
+    path = folder / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    return load_audio(path).samples
+
+
+class LatencyProbe(Node):
+    """Sends utterances in real time and times the trajectories that come back."""
+
+    def __init__(self, chunk_s: float = 0.05, **node_options):
+        super().__init__("a2m_latency_probe", **node_options)
+        self.chunk_len = round(chunk_s * SAMPLE_RATE_HZ)
+        self.audio_pub = self.create_publisher(AudioChunk, "audio", qos_profile_sensor_data)
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.arrived = threading.Event()
+        self.arrival_time = 0.0
+        self.statuses: list[MotionStatus] = []
+        self.create_subscription(JointTrajectory, "joint_trajectory", self._on_trajectory, reliable)
+        self.create_subscription(MotionStatus, "motion_status", self.statuses.append,
+                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+
+    def _on_trajectory(self, _msg: JointTrajectory) -> None:
+        self.arrival_time = time.monotonic()
+        self.arrived.set()
+
+    def send_and_time(self, speech: np.ndarray, silence_s: float, timeout_s: float) -> float:
+        """Publish 0.3 s silence + speech + silence in real time; seconds from end of speech to the trajectory."""
+        self.arrived.clear()
+        loud = np.flatnonzero(np.abs(speech) > 0.01)
+        lead = int(0.3 * SAMPLE_RATE_HZ)
+        speech_end = lead + (loud[-1] + 1 if len(loud) else len(speech))
+        stream = np.concatenate([np.zeros(lead, np.float32), speech, np.zeros(int(silence_s * SAMPLE_RATE_HZ), np.float32)])
+        start, end_sent = time.monotonic(), None
+        for i in range(0, len(stream), self.chunk_len):
+            time.sleep(max(0.0, start + (i + self.chunk_len) / SAMPLE_RATE_HZ - time.monotonic()))  # a mic's pace
+            self.audio_pub.publish(audio_chunk(stream[i:i + self.chunk_len], SAMPLE_RATE_HZ, Header()))
+            if end_sent is None and i + self.chunk_len >= speech_end:
+                end_sent = time.monotonic()
+            if self.arrived.is_set():
+                break
+        if not self.arrived.wait(timeout_s):
+            raise RuntimeError(f"no trajectory {timeout_s:g} s after the end of speech; "
+                               f"statuses: {[(s.utterance_id, s.state, s.reason) for s in self.statuses[-5:]]}")
+        return self.arrival_time - end_sent
+
+
+def summarise(samples: list[LatencySample]) -> str:
+    lat = [s.latency_s * 1000 for s in samples]
+    lines = [f"{'sentence':48s} {'speech s':>8s} {'motion s':>8s} {'latency ms':>10s} {'node ms':>8s}"]
+    lines += [f"{s.sentence[:48]:48s} {s.speech_s:8.2f} {s.motion_s:8.2f} {s.latency_s * 1000:10.0f} "
+              f"{s.node_latency_s * 1000:8.0f}" for s in samples]
+    lines.append(f"end of speech -> trajectory: median {statistics.median(lat):.0f} ms, min {min(lat):.0f} ms, "
+                 f"max {max(lat):.0f} ms over {len(lat)} utterances")
+    return "\n".join(lines)
+
+
+def run_latency_bench(executor, probe: LatencyProbe, runs: int, silence_s: float = 2.0,
+                      timeout_s: float = 120.0) -> list[LatencySample]:
+    """Spin `executor` (holding the motion node and the probe) while timing `runs` utterances."""
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    deadline = time.monotonic() + 30
+    while probe.audio_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let discovery settle before timing
+    samples = []
+    with tempfile.TemporaryDirectory(prefix="a2m-latency-") as tmp:
+        for i in range(runs):
+            sentence = SENTENCES[i % len(SENTENCES)]
+            speech = speak(sentence, Path(tmp))
+            seen = len(probe.statuses)
+            latency = probe.send_and_time(speech, silence_s, timeout_s)
+            time.sleep(0.2)
+            done = [s for s in probe.statuses[seen:] if s.state == MotionStatus.STATE_DONE]
+            node_latency, motion_s = (done[-1].latency_s, done[-1].motion_s) if done else (float("nan"),) * 2
+            samples.append(LatencySample(sentence, len(speech) / SAMPLE_RATE_HZ, latency, node_latency, motion_s))
+    return samples
