@@ -31,6 +31,7 @@ class PulseServer:
         return f"unix:{self.socket}"
 
     def start(self):
+        self.socket.unlink(missing_ok=True)  # left behind by a killed server
         env = dict(os.environ, HOME=str(self.socket.parent), XDG_RUNTIME_DIR=str(self.socket.parent))
         self.proc = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
@@ -94,7 +95,8 @@ def test_speech_through_pulseaudio_microphone_to_trajectory(ros_env, pulse, star
     assert motion.stop(signal.SIGTERM) == 0, motion.log()
 
 
-def test_missing_device_is_reported_and_retried_until_it_appears(ros_env, pulse, start_node, rclpy_context):
+def test_missing_device_is_reported_and_retried_until_it_appears_and_again_when_it_vanishes(
+        ros_env, pulse, start_node, rclpy_context):
     from rclpy.qos import qos_profile_sensor_data
 
     from a2m_ros.msg import AudioChunk
@@ -111,6 +113,13 @@ def test_missing_device_is_reported_and_retried_until_it_appears(ros_env, pulse,
     try:
         wait_for(lambda: len(chunks) >= 5, 20, "AudioChunks from the recovered microphone")
         assert all(c.sample_rate == 16000 and c.channels == 1 for c in chunks)
+        pulse.proc.kill()  # the device vanishes while recording
+        pulse.proc.wait(10)
+        wait_for(lambda: "stopped delivering audio" in mic.log(), 30, f"the node to notice: {mic.log()}")
+        pulse.start()
+        wait_for(lambda: mic.log().count("recording from 'pulse'") == 2, 30, f"the reopened device: {mic.log()}")
+        received = len(chunks)
+        wait_for(lambda: len(chunks) >= received + 5, 20, "AudioChunks after the device came back")
     finally:
         probe.close()
     assert mic.stop(signal.SIGTERM) == 0, mic.log()
