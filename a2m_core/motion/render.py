@@ -16,7 +16,7 @@ from a2m_core.errors import InputError
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros
 from a2m_core.motion.motion import Motion
 
-_SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#444444"}
+SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#444444"}
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
 
@@ -52,7 +52,7 @@ def draw_floor_grid(ax, xy: np.ndarray, margin_m: float, step_m: float = 0.5) ->
 def skeleton_lines(ax, skeleton) -> list:
     """One line per kinematic chain, coloured by body side: [(chain, line)]; pose them with `pose_skeleton`."""
     return [
-        (chain, ax.plot([], [], [], color=_SIDE_COLOURS[_chain_side(skeleton, chain)], linewidth=3,
+        (chain, ax.plot([], [], [], color=SIDE_COLOURS[_chain_side(skeleton, chain)], linewidth=3,
                         marker="o", markersize=2.5)[0])
         for chain in skeleton.chains
     ]

@@ -159,4 +159,9 @@ def load_keypoint_map(path: str | Path, skeleton: Skeleton) -> KeypointMap:
         feet.append(Foot(side=side, link=entry["link"],
                          sole_points_m=tuple(_vector3(p, "a sole point", where) for p in points),
                          human_joints=tuple(human_joints)))
+    mapped = {k.human for k in keypoints}
+    for foot in feet:
+        if not mapped & set(foot.human_joints):
+            raise InputError(f"{source}: feet.{foot.side}: none of its human_joints {list(foot.human_joints)} is a "
+                             "keypoint; map the foot's ankle or toe as a keypoint too (it is what gets pinned)")
     return KeypointMap(robot=str(raw.get("robot", path.stem)), keypoints=tuple(keypoints), feet=tuple(feet), source=source)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.motion.motion import Motion
-from a2m_core.motion.render import draw_floor_grid, pose_skeleton, skeleton_lines, video_writer
+from a2m_core.motion.render import SIDE_COLOURS, draw_floor_grid, pose_skeleton, skeleton_lines, video_writer
 from a2m_core.retarget.keypoint_map import KeypointMap
 from a2m_core.retarget.robot import RobotModel
 from a2m_core.retarget.robot_trajectory import RobotTrajectory
@@ -21,6 +21,11 @@ from a2m_core.retarget.scaling import motion_in_ros_metres
 
 _TRIAD_M = 0.06
 _TRIAD_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
+
+
+def _side_colour(joint_name: str) -> str:
+    """The human panel's colours: left blue, right red, the rest dark grey."""
+    return SIDE_COLOURS["left" if "left" in joint_name else "right" if "right" in joint_name else "centre"]
 
 
 def _panel(fig, position: int, title: str, xy: np.ndarray, radius_m: float):
@@ -82,8 +87,8 @@ def render_side_by_side(motion: Motion, trajectory: RobotTrajectory, robot: Robo
                                     trajectory.joint_positions_rad[t])
             points, parents = robot.joint_positions_world(q)  # (n+1 3), the model's frames updated below
             if robot_links is None:
-                robot_links = [ax_r.plot([], [], [], color="#444444", linewidth=2, marker="o", markersize=2)[0]
-                               for p in parents if p >= 0]
+                robot_links = [ax_r.plot([], [], [], color=_side_colour(robot.model.names[c + 1]), linewidth=2.5,
+                                         marker="o", markersize=2)[0] for c, p in enumerate(parents) if p >= 0]
             for line, (child, parent) in zip(robot_links, [(c, p) for c, p in enumerate(parents) if p >= 0]):
                 line.set_data_3d(*points[[parent, child]].T)
             robot.frame_positions(q, [])  # updates every frame placement

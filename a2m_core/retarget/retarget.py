@@ -1,7 +1,8 @@
 """Retargeting: a human motion onto a robot's joints, within the robot's limits.
 
-Steps: scale the human to the robot by leg length; mark planted feet; build keypoint targets
-(planted feet pinned to the floor); solve IK frame by frame, warm-started from the previous
+Steps: build keypoint targets that keep the human's pose in the robot's proportions (the root's
+path scaled by leg length, each segment at the robot's length, see scaling.py); mark planted feet
+and pin them to the floor; solve IK frame by frame, warm-started from the previous
 frame, with position limits as hard bounds; raise the root where a sole would be under the
 floor; retime frame steps to the URDF's velocity limits. Frames whose keypoints stay far from
 their targets (an unreachable pose) are kept as the solver's best effort and flagged.
@@ -21,7 +22,7 @@ from a2m_core.retarget.keypoint_map import KeypointMap
 from a2m_core.retarget.robot import ROOT_NQ, RobotModel
 from a2m_core.retarget.robot_trajectory import RobotTrajectory
 from a2m_core.retarget.scaling import (
-    check_leg_keypoints, leg_length, motion_in_ros_metres, target_rotations,
+    check_leg_keypoints, keypoint_parents, leg_length, motion_in_ros_metres, segment_targets, target_rotations,
 )
 from a2m_core.retarget.velocity import retime_to_velocity_limits
 
@@ -32,7 +33,7 @@ class RetargetConfig:
 
     ik: IKConfig = field(default_factory=IKConfig)
     contact: ContactConfig = field(default_factory=ContactConfig)
-    best_effort_error_m: float = 0.2  # a frame with a keypoint farther than this from its target is flagged
+    best_effort_error_m: float = 0.15  # a frame with a keypoint farther than this from its target is flagged
 
     def __post_init__(self) -> None:
         if self.best_effort_error_m <= 0:
@@ -74,25 +75,29 @@ def _build_problem(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
     feet = {foot.side: foot for foot in keypoint_map.feet}
     foot_joints = sorted({index[j] for foot in keypoint_map.feet for j in foot.human_joints})
     human = motion_in_ros_metres(motion, foot_joints)  # (t j 3)
-    q0 = robot.neutral()
-    robot_leg = leg_length(robot.frame_positions(q0, frames), {n: i for i, n in enumerate(keypoint_map.keypoint_names)})
+    robot_points = robot.frame_positions(robot.neutral(), frames)  # (k 3) zero pose
+    robot_leg = leg_length(robot_points, {n: i for i, n in enumerate(keypoint_map.keypoint_names)})
     scale = robot_leg / leg_length(human, index)
 
     kp_joints = [index[k.human] for k in keypoint_map.keypoints]
-    targets = human[:, kp_joints] * scale  # (t k 3)
     rotations = target_rotations(human, keypoint_map, index)  # (t k 3 3)
+    robot_rotations = np.array([robot.data.oMf[f].rotation for f in frames])  # (k 3 3)
+    oriented = np.array([k.orientation_weight > 0 for k in keypoint_map.keypoints])
+    targets = segment_targets(human, kp_joints, keypoint_parents(keypoint_map, motion.skeleton.parents, index),
+                              rotations, oriented, robot_points, robot_rotations, scale)  # (t k 3)
     gains = np.ones(targets.shape[:2])  # (t k)
     standing = _standing_heights(robot, keypoint_map, frames, soles)  # (k)
     flags = np.stack([planted(human, [index[j] for j in feet[s].human_joints], motion.fps, config.contact)
                       for s in ("left", "right")], axis=-1)  # (t 2)
-    for side_index, side in enumerate(("left", "right")):
-        members = [k for k, kp in enumerate(keypoint_map.keypoints) if kp.human in feet[side].human_joints]
-        on_floor = flags[:, side_index]
-        for k in members:
-            # the human's ankle sits higher over its sole than the robot's: shift the whole foot track
-            human_standing = np.median(targets[on_floor, k, 2]) if on_floor.any() else targets[:, k, 2].min()
-            targets[:, k, 2] += standing[k] - human_standing
-        pin_planted_targets(targets, gains, on_floor, members, standing[members], config.contact.weight_gain)
+    members = [[k for k, kp in enumerate(keypoint_map.keypoints) if kp.human in feet[s].human_joints]
+               for s in ("left", "right")]
+    # one vertical shift of the whole body puts the planted feet at the robot's standing height
+    gaps = np.concatenate([standing[k] - targets[flags[:, f], k, 2] for f in range(2) for k in members[f]])
+    if gaps.size == 0:  # never planted (a jump, a clip cut short): the lowest foot point touches the floor
+        gaps = np.array([min(standing[k] - targets[:, k, 2].min() for f in range(2) for k in members[f])])
+    targets[..., 2] += np.median(gaps)
+    for f in range(2):
+        pin_planted_targets(targets, gains, flags[:, f], members[f], standing[members[f]], config.contact.weight_gain)
     return _Problem(targets=targets, rotations=rotations, gains=gains, planted=flags, scale=float(scale))
 
 

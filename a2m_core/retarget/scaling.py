@@ -69,3 +69,49 @@ def target_rotations(points: np.ndarray, keypoint_map: KeypointMap, joint_index:
         columns[missing] = np.cross(columns[(missing + 1) % 3], columns[(missing + 2) % 3])
         rotations[:, k] = np.stack([columns[0], columns[1], columns[2]], axis=-1)
     return rotations
+
+
+def keypoint_parents(keypoint_map: KeypointMap, parents: tuple[int, ...], joint_index: dict[str, int]) -> list[int]:
+    """Each keypoint's parent keypoint (-1 for the root): its nearest ancestor joint that is a keypoint.
+
+    InputError unless exactly one keypoint has no keypoint ancestor (the map's root, normally the pelvis).
+    """
+    keypoint_of_joint = {joint_index[k.human]: i for i, k in enumerate(keypoint_map.keypoints)}
+    result = []
+    for keypoint in keypoint_map.keypoints:
+        joint = parents[joint_index[keypoint.human]]
+        while joint >= 0 and joint not in keypoint_of_joint:
+            joint = parents[joint]
+        result.append(keypoint_of_joint.get(joint, -1))
+    roots = [keypoint_map.keypoints[i].human for i, p in enumerate(result) if p < 0]
+    if len(roots) != 1:
+        raise InputError(f"{keypoint_map.source}: keypoints {roots} have no mapped ancestor; map the skeleton's root "
+                         "joint (pelvis) so every keypoint hangs off one root")
+    return result
+
+
+def segment_targets(human: np.ndarray, joints: list[int], keypoint_parent: list[int], rotations: np.ndarray,
+                    oriented: np.ndarray, robot_points: np.ndarray, robot_rotations: np.ndarray,
+                    scale: float) -> np.ndarray:
+    """Keypoint targets (t k 3), keypoint by keypoint down the skeleton, in the robot's own proportions.
+
+    The root keypoint goes to the scaled human position. A keypoint whose parent keypoint has an
+    orientation target (pelvis, chest: rigid bodies on the robot) sits at the robot's own offset from
+    it, turned by the parent's target orientation; any other keypoint lies along the human's direction
+    from its parent, at the robot's distance between the two (thigh, shin, upper arm, forearm).
+
+    human (t j 3) metres, joints (k) the human joint of each keypoint, rotations (t k 3 3) target
+    orientations, oriented (k) bool, robot_points (k 3) and robot_rotations (k 3 3) in the zero pose.
+    """
+    targets = np.empty((human.shape[0], len(joints), 3))
+    for k in sorted(range(len(joints)), key=lambda i: joints[i]):  # skeleton order: parents first
+        parent = keypoint_parent[k]
+        if parent < 0:
+            targets[:, k] = human[:, joints[k]] * scale
+        elif oriented[parent]:
+            offset = robot_rotations[parent].T @ (robot_points[k] - robot_points[parent])  # (3) parent frame
+            targets[:, k] = targets[:, parent] + rotations[:, parent] @ offset
+        else:
+            length = np.linalg.norm(robot_points[k] - robot_points[parent])
+            targets[:, k] = targets[:, parent] + length * _unit(human[:, joints[k]] - human[:, joints[parent]])
+    return targets

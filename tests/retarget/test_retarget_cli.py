@@ -60,7 +60,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, short_clip, g1_urdf, fixture_m
     _one_line_error(*run_cli(["retarget", short_clip, "--urdf", bad_urdf, "--out", out], capsys)[::2],
                     "not a parseable URDF")
     bad_map = tmp_path / "map.yaml"
-    bad_map.write_text("keypoints: [{human: pelvis, link: nowhere_link}]\n"
+    bad_map.write_text("keypoints: [{human: pelvis, link: nowhere_link}, {human: left_ankle, link: pelvis},"
+                       " {human: right_ankle, link: pelvis}]\n"
                        "feet: {left: {link: nowhere_link, sole_points: [[0, 0, 0]], human_joints: [left_ankle]},"
                        " right: {link: nowhere_link, sole_points: [[0, 0, 0]], human_joints: [right_ankle]}}\n")
     _one_line_error(*run_cli(["retarget", short_clip, "--urdf", g1_urdf, "--map", bad_map, "--out", out],

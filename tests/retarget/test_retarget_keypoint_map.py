@@ -52,6 +52,7 @@ def test_link_missing_from_the_urdf_is_named(tmp_path, raw_map, g1):
     (lambda m: m.pop("feet"), "feet"),
     (lambda m: m["feet"]["left"].update(sole_points=[]), "sole_points"),
     (lambda m: m.update(keypoints=[]), "non-empty `keypoints:`"),
+    (lambda m: m["feet"]["left"].update(human_joints=["left_knee"]) or m["keypoints"].pop(3), "none of its human_joints"),
 ])
 def test_bad_maps_say_what_is_wrong(tmp_path, raw_map, edit, message):
     edit(raw_map)
