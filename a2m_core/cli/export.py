@@ -1,0 +1,90 @@
+"""`a2m export onnx|trt`: the complete model as two ONNX graphs, and TensorRT engines from them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from a2m_core.errors import InputError
+
+DEFAULT_MODEL_DIR = Path("models/default")  # where `a2m train` puts the shipped default model
+
+
+def _model_dir(path: Path | None) -> Path:
+    model_dir = path or DEFAULT_MODEL_DIR
+    if not (model_dir / "config.json").is_file():
+        hint = "" if path else " (the default; train one or pass --model DIR, e.g. from `a2m model init`)"
+        raise InputError(f"no model folder at {model_dir}{hint}: expected config.json and model.safetensors")
+    return model_dir
+
+
+def _onnx(args: argparse.Namespace) -> int:
+    import onnx
+
+    from a2m_core.runtime.export import export_onnx
+    from a2m_core.runtime.graphs import DecodingConfig
+    from a2m_core.runtime.trt_ops import tensorrt_problems
+
+    try:
+        decoding = DecodingConfig(num_iters=args.num_iters, cfg_scale=args.cfg_scale,
+                                  res_cfg_scale=args.res_cfg_scale, temperature=args.temperature, topk=args.topk)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    info = export_onnx(_model_dir(args.model), args.out, decoding=decoding, opset=args.opset)
+    for path in (info.condition_path, info.motion_path):
+        problems = tensorrt_problems(onnx.load(str(path)), path.name)
+        verdict = "all ops TensorRT 10 parses" if not problems else f"{len(problems)} ops TensorRT 10 refuses"
+        print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, onnx.checker ok, {verdict}")
+        for problem in problems:
+            print(f"  {problem}")
+    print(f"{info.directory / 'export.json'}: opset {info.opset}, source model hash {info.source_model_hash[:12]}")
+    return 0
+
+
+def _trt(args: argparse.Namespace) -> int:
+    from a2m_core.runtime.tensorrt_backend import tensorrt_unavailable
+
+    reason = tensorrt_unavailable()
+    if reason:
+        raise InputError(reason)
+    from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.tensorrt_backend import EngineOptions, build_engines
+
+    info = read_export(args.onnx)
+    folder = build_engines(info, args.out, EngineOptions(fp16=args.fp16, max_batch=args.max_batch,
+                                                         max_audio_s=args.max_audio_s))
+    print(f"{folder}: TensorRT engines for {info.directory} (batch <= {args.max_batch}, audio <= "
+          f"{args.max_audio_s:g} s{', fp16' if args.fp16 else ''})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("export", help="export the model to ONNX and TensorRT",
+                              description="Export the complete model for fast inference: two ONNX graphs, "
+                              "then optionally TensorRT engines built from them.")
+    sub = p.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
+
+    o = sub.add_parser("onnx", help="model folder -> condition.onnx + motion.onnx + export.json",
+                       description="Write graph (a) audio -> condition (dynamic batch and audio length) and graph "
+                       "(b) condition + length + noise -> tokens, features, joints (decoding unrolled, dynamic "
+                       "batch), check them with onnx.checker and against TensorRT 10's operator list.")
+    o.add_argument("--model", type=Path, help=f"model folder (default: {DEFAULT_MODEL_DIR})")
+    o.add_argument("--out", type=Path, required=True, help="export folder to write (replaced if it exists)")
+    o.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    o.add_argument("--num-iters", type=int, default=10, help="MaskGIT iterations baked into graph (b) (default 10)")
+    o.add_argument("--cfg-scale", type=float, default=4.0, help="guidance scale of the base layer (default 4)")
+    o.add_argument("--res-cfg-scale", type=float, default=5.0, help="guidance scale of residual layers (default 5)")
+    o.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
+    o.add_argument("--topk", type=int, help="sample among the k most likely codes (constant K; default: all)")
+    o.set_defaults(func=_onnx)
+
+    t = sub.add_parser("trt", help="ONNX export -> TensorRT engines (needs TensorRT 10 and a GPU)",
+                       description="Build TensorRT engines with optimisation profiles from an ONNX export. Engines "
+                       "are cached in --out under a key of GPU name, TensorRT version, ONNX hash and these options, "
+                       "and rebuilt when any of them changes.")
+    t.add_argument("--onnx", type=Path, required=True, help="ONNX export folder (from a2m export onnx)")
+    t.add_argument("--out", type=Path, required=True, help="engine cache folder")
+    t.add_argument("--fp16", action="store_true", help="allow half-precision kernels")
+    t.add_argument("--max-audio-s", type=float, default=30.0, help="longest audio the engines take (default 30)")
+    t.add_argument("--max-batch", type=int, default=8, help="largest batch the engines take (default 8)")
+    t.set_defaults(func=_trt)

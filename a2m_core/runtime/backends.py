@@ -1,0 +1,105 @@
+"""Pick and load a backend: `load_generator(backend, model_dir=..., onnx_dir=...) -> Generator`.
+
+backend: `torch`, `onnxruntime`, `tensorrt` or `auto` (the fastest that works here: TensorRT on a
+CUDA device, else onnxruntime, else eager PyTorch; measured order, see docs/performance.md).
+An ONNX export that is missing, damaged, foreign or made from another version of the model is
+rebuilt from model_dir when one is given (logged); where that cannot work either, `auto` falls
+back to the next backend and logs why, and a named backend raises an InputError that says what
+to do. Exports and engines made on demand live in a cache folder keyed by the model's hash
+($A2M_CACHE_DIR, default ~/.cache/a2m).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from a2m_core.errors import InputError
+from a2m_core.runtime.export import ExportError, ExportInfo, check_current, export_onnx, model_hash, read_export
+from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.graphs import DecodingConfig
+
+log = logging.getLogger(__name__)
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+
+
+def cache_dir() -> Path:
+    """Where exports and engines made on demand are kept."""
+    return Path(os.environ.get("A2M_CACHE_DIR") or Path.home() / ".cache" / "a2m")
+
+
+def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig) -> ExportInfo:
+    """An export that matches model_dir (when given), rebuilding it from model_dir when needed.
+
+    onnx_dir None: the cache folder of model_dir's hash. Raises ExportError when no usable export
+    exists and none can be made.
+    """
+    if onnx_dir is None:
+        if model_dir is None:
+            raise InputError("give a model folder or an ONNX export folder")
+        onnx_dir = cache_dir() / "onnx" / model_hash(model_dir)[:20]
+    try:
+        info = read_export(onnx_dir)
+        if model_dir is not None:
+            check_current(info, model_dir)
+        if info.decoding != decoding:
+            raise ExportError(f"{onnx_dir} was exported with decoding {info.decoding}, {decoding} was asked for")
+        return info
+    except ExportError as exc:
+        if model_dir is None:
+            raise
+        if onnx_dir.exists():
+            log.warning("%s; rebuilding it from %s", exc, model_dir)
+        else:
+            log.info("exporting %s to ONNX in %s (once; later runs reuse it)", model_dir, onnx_dir)
+        return export_onnx(model_dir, onnx_dir, decoding=decoding, progress=False)
+
+
+def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig, device: str,
+          threads: int | None) -> Generator:
+    if backend == "torch":
+        if model_dir is None:
+            raise InputError("the torch backend needs a model folder (--model), not only an ONNX export")
+        from a2m_core.runtime.torch_backend import TorchBackend
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        return TorchBackend.from_dir(model_dir, decoding, device)
+    if backend == "onnxruntime":
+        from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
+
+        providers = ["CPUExecutionProvider"] if device == "cpu" else None
+        return OnnxRuntimeBackend(usable_export(model_dir, onnx_dir, decoding), providers, threads)
+    if backend == "tensorrt":
+        from a2m_core.runtime.tensorrt_backend import TensorRTBackend, tensorrt_unavailable
+
+        reason = tensorrt_unavailable()
+        if reason:
+            raise InputError(reason)
+        return TensorRTBackend(usable_export(model_dir, onnx_dir, decoding), cache_dir() / "engines")
+    raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def load_generator(backend: str = "auto", *, model_dir: str | Path | None = None, onnx_dir: str | Path | None = None,
+                   decoding: DecodingConfig = DecodingConfig(), device: str = "cpu",
+                   threads: int | None = None) -> Generator:
+    """A ready Generator; see the module docstring for how backends are chosen and what happens on failure."""
+    model_dir = Path(model_dir) if model_dir is not None else None
+    onnx_dir = Path(onnx_dir) if onnx_dir is not None else None
+    if backend != "auto":
+        return _load(backend, model_dir, onnx_dir, decoding, device, threads)
+    order = ["onnxruntime", "torch"] if device == "cpu" else ["tensorrt", "onnxruntime", "torch"]
+    failures = []
+    for name in order:
+        try:
+            generator = _load(name, model_dir, onnx_dir, decoding, device, threads)
+        except InputError as exc:
+            failures.append(f"{name}: {exc}")
+            if name != order[-1]:
+                log.warning("backend %s unavailable (%s); trying %s", name, exc, order[order.index(name) + 1])
+            continue
+        return generator
+    raise InputError("no backend could load: " + " | ".join(failures))
