@@ -29,8 +29,15 @@ def _corpus(args: argparse.Namespace) -> int:
 def _speak(args: argparse.Namespace) -> int:
     from training.data.humanml3d import speak_dataset
 
+    llm = None
+    if args.llm:
+        from training.data.llm_rewrite import LLMConfig
+
+        if args.style != "oral":
+            raise InputError("--llm rewrites captions, which only the oral style uses; add --style oral")
+        llm = LLMConfig.from_env()
     s = speak_dataset(args.dataset, args.style, out=args.out, workers=args.workers, seed=args.seed,
-                      num_espeak_voices=args.voices, limit=args.limit)
+                      num_espeak_voices=args.voices, limit=args.limit, llm=llm)
     print(f"{args.style}: {s['utterances']} utterances of {s['clips']} clips by {s['speakers']} speakers "
           f"({s['audio_hours']:.2f} h), {len(s['clips_skipped'])} clips and {s['captions_skipped']} captions "
           f"skipped, {s['build_seconds']:.0f} s")
@@ -108,6 +115,9 @@ def register(subparsers) -> None:
     speak.add_argument("--seed", type=int, default=0)
     speak.add_argument("--voices", type=int, default=48, help="espeak-ng speakers in the pool (default 48)")
     speak.add_argument("--limit", type=int, help="only the first N clips (a quick look)")
+    speak.add_argument("--llm", action="store_true",
+                       help="oral rewrites from the OpenAI-compatible endpoint in A2M_LLM_URL / A2M_LLM_MODEL / "
+                            "A2M_LLM_API_KEY instead of the rules")
     speak.set_defaults(func=_speak)
 
     rewrite = commands.add_parser("rewrite", help="print spoken-style rewrites of a caption",

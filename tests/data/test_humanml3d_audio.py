@@ -7,6 +7,7 @@ import soundfile as sf
 
 from a2m_core.errors import InputError
 from training.data.humanml3d import dataset_clips, speak_dataset
+from training.data.llm_rewrite import LLMConfig
 from training.data.rewrite import content_words
 from training.data.splits import HELD_OUT_FRAMES
 
@@ -61,3 +62,17 @@ def test_bad_dataset_input(tmp_path):
         speak_dataset(tmp_path / "missing", "oral")
     with pytest.raises(InputError, match="--style"):
         speak_dataset(_fake_dataset(tmp_path / "H"), "shouted")
+
+
+def test_oral_rewrites_from_an_llm_endpoint(tmp_path, endpoint):
+    """The oral set through the LLM client (the endpoint is the local test double in conftest.py)."""
+    endpoint.responses = [(200, endpoint.chat("Please do what I describe, step by step."))]
+    dataset = _fake_dataset(tmp_path / "HumanML3D")
+    config = LLMConfig(base_url=endpoint.url, model="m", max_retries=0)
+    summary = speak_dataset(dataset, "oral", workers=1, llm=config)
+    assert summary["utterances"] == 4
+    lines = [json.loads(x) for x in (dataset / "audio" / "oral" / "manifest.jsonl").read_text().splitlines()]
+    assert {u["text"] for u in lines} == {"Please do what I describe, step by step."}
+    assert {u["frame"] for u in lines} == {"llm"}
+    asked = [body["messages"][1]["content"] for _, _, body in endpoint.requests]
+    assert any("kicks with his left leg" in a for a in asked)

@@ -1,12 +1,8 @@
-"""LLM rewriter client against a local HTTP server started by the test.
+"""LLM rewriter client against a local HTTP server started by the test (`endpoint` in conftest.py).
 
 The server is a test double for an OpenAI-compatible endpoint (no LLM can run here); the
 client's HTTP, JSON, auth, retry and parsing paths are the real ones.
 """
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,45 +10,8 @@ from a2m_core.errors import InputError
 from training.data.llm_rewrite import LLMConfig, LLMRewriter, parse_rewrites
 
 
-class _FakeEndpoint:
-    def __init__(self):
-        self.requests = []
-        self.responses = []  # (status, body) consumed in order; last one repeats
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.requests.append((self.path, dict(self.headers), json.loads(body)))
-                status, reply = outer.responses.pop(0) if len(outer.responses) > 1 else outer.responses[0]
-                data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-
-@pytest.fixture
-def endpoint():
-    ep = _FakeEndpoint()
-    yield ep
-    ep.server.shutdown()
-
-
-def _chat(content):
-    return {"choices": [{"message": {"role": "assistant", "content": content}}]}
-
-
 def test_client_sends_openai_chat_request_and_parses_lines(endpoint):
-    endpoint.responses = [(200, _chat("1. Walk forward, then wave your right hand.\n2. \"Can you walk ahead and "
+    endpoint.responses = [(200, endpoint.chat("1. Walk forward, then wave your right hand.\n2. \"Can you walk ahead and "
                                       "wave with your right hand?\"\n- Please walk forward and wave.\n\n"))]
     config = LLMConfig.from_env({"A2M_LLM_URL": endpoint.url, "A2M_LLM_MODEL": "tiny", "A2M_LLM_API_KEY": "k1"})
     rewrites = LLMRewriter(config).rewrite("A person walks forward and then waves with their right hand.", 3)
@@ -68,7 +27,7 @@ def test_client_sends_openai_chat_request_and_parses_lines(endpoint):
 
 
 def test_client_retries_server_errors_then_succeeds(endpoint):
-    endpoint.responses = [(503, {"error": "busy"}), (200, _chat("Jump twice."))]
+    endpoint.responses = [(503, {"error": "busy"}), (200, endpoint.chat("Jump twice."))]
     config = LLMConfig(base_url=endpoint.url, model="m", max_retries=2)
     assert LLMRewriter(config).rewrite("a person jumps twice", 3)[0].text == "Jump twice."
     assert len(endpoint.requests) == 2
@@ -79,10 +38,10 @@ def test_client_retries_server_errors_then_succeeds(endpoint):
     (400, {"error": "bad model"}, "HTTP 400"),
     (200, "not json", "invalid JSON"),
     (200, {"choices": []}, "choices"),
-    (200, _chat("\n  \n"), "no rewrite"),
+    (200, None, "no rewrite"),  # None: a reply with only blank lines
 ])
 def test_client_errors_are_input_errors(endpoint, status, reply, message):
-    endpoint.responses = [(status, reply)]
+    endpoint.responses = [(status, endpoint.chat("\n  \n") if reply is None else reply)]
     with pytest.raises(InputError, match=message):
         LLMRewriter(LLMConfig(base_url=endpoint.url, model="m", max_retries=0)).rewrite("a person waves", 3)
 

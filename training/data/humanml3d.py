@@ -25,6 +25,7 @@ import numpy as np
 from a2m_core.errors import InputError
 from training.data.captions import read_texts
 from training.data.files import check_writable, remove_stale_temp_files, run_resumable, write_json, write_text
+from training.data.llm_rewrite import LLMConfig, LLMRewriter
 from training.data.rewrite import clean_caption, rewrite
 from training.data.splits import frames_of_split
 from training.data.tts import SAMPLE_RATE_HZ, synthesize, write_wav_atomic
@@ -51,8 +52,12 @@ def dataset_clips(dataset: Path) -> dict[str, str]:
     return clips
 
 
-def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voices: int, item: str) -> dict:
-    """Speak every caption of one clip (item = "SPLIT-ID"); returns its record."""
+def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voices: int, llm: LLMConfig | None,
+               item: str) -> dict:
+    """Speak every caption of one clip (item = "SPLIT-ID"); returns its record.
+
+    Oral rewrites come from the rule-based rewriter, or from the chat endpoint of `llm` when given.
+    """
     split, clip = item.split("-", 1)
     rng = np.random.default_rng([seed, zlib.crc32(clip.encode())])
     try:
@@ -68,7 +73,10 @@ def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voice
             text = clean_caption(caption.text)
             frame = None
             if style == "oral":
-                chosen = rewrite(caption.text, 1, rng, frames_of_split(split))[0]
+                if llm is None:
+                    chosen = rewrite(caption.text, 1, rng, frames_of_split(split))[0]
+                else:
+                    chosen = LLMRewriter(llm).rewrite(caption.text, 1)[0]
                 text, frame = chosen.text, chosen.frame
             voice = pick_voice(voices, rng)
             audio = synthesize(text, voice)
@@ -84,8 +92,12 @@ def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voice
 
 
 def speak_dataset(dataset: Path, style: str, out: Path | None = None, workers: int = 1, seed: int = 0,
-                  num_espeak_voices: int = 48, limit: int | None = None) -> dict:
-    """Build OUT/STYLE for a HumanML3D / KIT-ML folder; returns the summary also saved beside it."""
+                  num_espeak_voices: int = 48, limit: int | None = None, llm: LLMConfig | None = None) -> dict:
+    """Build OUT/STYLE for a HumanML3D / KIT-ML folder; returns the summary also saved beside it.
+
+    `llm`: rewrite the Oral captions through that chat endpoint instead of the rules (not reproducible
+    from the seed; the endpoint decides).
+    """
     if style not in STYLES:
         raise InputError(f"--style must be one of {STYLES}, got {style!r}")
     dataset = Path(dataset)
@@ -97,7 +109,7 @@ def speak_dataset(dataset: Path, style: str, out: Path | None = None, workers: i
     clips = dataset_clips(dataset)
     items = [f"{split}-{clip}" for clip, split in clips.items()][:limit]
     start = time.perf_counter()
-    work = partial(speak_clip, dataset, out, style, seed, num_espeak_voices)
+    work = partial(speak_clip, dataset, out, style, seed, num_espeak_voices, llm)
     records = run_resumable(items, work, out / style / "records", workers, f"{style} audio")
     spoken = [dict(u, clip=r["id"], split=r["split"]) for r in records for u in r["utterances"] if "path" in u]
     write_text(out / style / "manifest.jsonl", "".join(json.dumps(u) + "\n" for u in spoken))
