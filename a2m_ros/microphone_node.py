@@ -68,8 +68,7 @@ class MicrophoneNode(Node):
             device = self._device_spec()
             rate = self.device_rate or int(sd.query_devices(device, "input")["default_samplerate"])
             stream = sd.InputStream(device=device, samplerate=rate, channels=self.channels, dtype="float32",
-                                    blocksize=max(1, round(self.chunk_s * rate)), callback=self._on_block,
-                                    finished_callback=None)
+                                    blocksize=max(1, round(self.chunk_s * rate)), callback=self._on_block)
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             inputs = [f"{i}: {d['name']}" for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -163,8 +163,9 @@ class MotionNode(Node):
         self._last_chunk_time = time.monotonic()
         self.create_timer(0.25, self._check_stalled_stream, callback_group=audio_group)
         self.create_subscription(String, "instruction", self._on_instruction, 10)
+        # every goal is accepted; _execute_goal checks it, so the reason reaches the caller in the result
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
-                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                    cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
         self._worker = threading.Thread(target=self._work, name="a2m-generation", daemon=True)
         self._worker.start()
@@ -346,9 +347,6 @@ class MotionNode(Node):
         self._status(utterance_id, MotionStatus.STATE_REJECTED, reason, num_samples)
 
     # ---------------------------------------------------------------- action
-
-    def _on_goal(self, goal: GenerateMotion.Goal) -> GoalResponse:
-        return GoalResponse.ACCEPT  # checked in _execute_goal, where the reason reaches the caller
 
     def _execute_goal(self, goal_handle) -> GenerateMotion.Result:
         started = time.monotonic()

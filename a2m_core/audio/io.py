@@ -125,8 +125,7 @@ class StreamResampler:
         if self._up == self._down or len(self._pending) == 0:
             return np.zeros(0, np.float32)
         n = len(self._pending)
-        out = self._release(n, right=np.zeros(self._context, np.float32), exact_len=-(-n * self._up // self._down))
-        return out
+        return self._release(n, right=np.zeros(self._context, np.float32), exact_len=-(-n * self._up // self._down))
 
     def _release(self, n: int, right: np.ndarray, exact_len: int | None = None) -> np.ndarray:
         window = np.concatenate([self._left, self._pending[:n], right])

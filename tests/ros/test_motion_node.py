@@ -171,7 +171,6 @@ def test_ten_minutes_of_speech_keeps_memory_bounded(motion_node, probe, instruct
 
 
 def test_generate_motion_action_feedback_result_and_cancel(motion_node, probe, instruction):
-    import rclpy.action  # noqa: F401
 
     from a2m_ros.action import GenerateMotion
     from a2m_ros.messages import audio_chunk
