@@ -1,0 +1,148 @@
+"""The training loop: data order, warm-up, atomic checkpoints, resume after SIGKILL, DDP on gloo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from a2m_core.errors import InputError
+from a2m_core.model import AudioToMotion
+from a2m_core.model.presets import preset_config
+from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, save_checkpoint, warmup_lr
+from training.runner import RunConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    # One thread per process: results are then bitwise repeatable, and two processes fit two cores.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def _train_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "a2m_core.cli.main", "train", *args]
+
+
+def test_batches_are_a_function_of_seed_and_step_and_shard_the_global_batch():
+    config = LoopConfig(batch_size=4, seed=3)
+    epoch, whole = batch_indices(10, 3, config, Distributed())
+    assert epoch == 1  # 10 items make 2 batches of 4 per epoch
+    assert batch_indices(10, 3, config, Distributed()) == (epoch, whole)
+    shards = [batch_indices(10, 3, config, Distributed(rank=r, world_size=2))[1] for r in range(2)]
+    assert sorted(shards[0] + shards[1]) == sorted(whole) and not set(shards[0]) & set(shards[1])
+    assert batch_indices(10, 0, config, Distributed())[1] != batch_indices(10, 2, config, Distributed())[1]
+    with pytest.raises(InputError, match="fewer than one batch"):
+        batch_indices(3, 0, config, Distributed())
+
+
+def test_warmup_reaches_the_paper_lr_and_stays():
+    config = LoopConfig(lr=2e-4, warmup_steps=4)
+    assert [warmup_lr(s, config) for s in range(6)] == pytest.approx([5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4])
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    for step in (5, 10, 15):
+        save_checkpoint(tmp_path, step, model, optimizer, {"stage": "test"}, keep=2)
+    (tmp_path / "checkpoints" / ".step_0000020.saving-999").mkdir()  # what a save killed midway leaves
+    assert [p.name for p in checkpoint_dirs(tmp_path)] == ["step_0000010", "step_0000015"]
+    saved = load_file(checkpoint_dirs(tmp_path)[-1] / "weights.safetensors")
+    torch.testing.assert_close(saved["weight"], model.weight.detach())
+
+
+def test_run_config_rejects_unknown_keys_and_bad_values(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: tiny\nloop: {max_steps: 5, batch_sise: 4}\n")
+    with pytest.raises(InputError, match="loop.batch_sise"):
+        RunConfig.from_yaml(path)
+    path.write_text("loop: {max_steps: 0}\n")
+    with pytest.raises(InputError, match="max_steps"):
+        RunConfig.from_yaml(path)
+    assert RunConfig.from_dict({"preset": "tiny", "loop": {"batch_size": 8}}).loop.batch_size == 8
+
+
+def test_existing_run_needs_resume(tiny_corpus, tmp_path):
+    from training.runner import run_stage
+
+    config = RunConfig(preset="tiny", window_len=32, loop=LoopConfig(max_steps=2, batch_size=4, checkpoint_every=1))
+    run_stage("rvq", tiny_corpus, tmp_path / "run", config, progress=False)
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    with pytest.raises(InputError, match="--resume"):
+        run_stage("rvq", tiny_corpus, tmp_path / "run", config, progress=False)
+    with pytest.raises(InputError, match="needs a trained RVQ-VAE"):
+        run_stage("masked", tiny_corpus, tmp_path / "other", config, progress=False)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.time() + timeout_s
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"training exited ({process.returncode}) before writing {path}: "
+                                 f"{process.stderr.read().decode()[-2000:]}")
+        if time.time() > deadline:
+            raise AssertionError(f"no {path} after {timeout_s} s")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tiny_corpus, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("preset: tiny\nwindow_len: 32\n"
+                      "loop: {max_steps: 60, batch_size: 4, warmup_steps: 5, checkpoint_every: 4, log_every: 2}\n")
+    common = ["rvq", "--data", str(tiny_corpus), "--config", str(config)]
+    subprocess.run(_train_cmd(*common, "--out", str(tmp_path / "straight")), env=_env(), check=True,
+                   capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_cmd(*common, "--out", str(killed)), env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _wait_for(killed / "checkpoints" / "step_0000008", process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    newest = checkpoint_dirs(killed)[-1].name
+    assert newest < "step_0000060" and not (killed / "model").exists(), "the run finished before it was killed"
+    subprocess.run(_train_cmd(*common, "--out", str(killed), "--resume"), env=_env(), check=True, capture_output=True)
+
+    straight = load_file(tmp_path / "straight" / "model" / "model.safetensors")
+    resumed = load_file(killed / "model" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6, msg=key)
+    start = load_file(tmp_path / "straight" / "checkpoints" / "step_0000060" / "weights.safetensors")
+    assert not torch.equal(start["model.rvq_vae.decoder.proj_out.weight"],
+                           AudioToMotion.from_preset("tiny").state_dict()["rvq_vae.decoder.proj_out.weight"])
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_corpus, tmp_path):
+    """Length stage with dropout off: deterministic, so DDP's averaged gradients must equal one big batch's."""
+    tiny = preset_config("tiny")
+    model = AudioToMotion(replace(tiny, length=replace(tiny.length, dropout=0.0)))
+    model.normalization = (torch.zeros(263).numpy(), torch.ones(263).numpy())
+    model.save(tmp_path / "init")
+    config = tmp_path / "run.yaml"
+    config.write_text("preset: tiny\nloop: {max_steps: 6, batch_size: 4, warmup_steps: 2, lr: 1.0e-3}\n")
+    common = ["length", "--data", str(tiny_corpus), "--config", str(config), "--init", str(tmp_path / "init")]
+    subprocess.run(_train_cmd(*common, "--out", str(tmp_path / "one")), env=_env(), check=True, capture_output=True)
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "a2m_core.cli.main", "train", *common, "--out", str(tmp_path / "two")],
+                         env=_env(), capture_output=True, text=True)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+
+    one = load_file(tmp_path / "one" / "model" / "model.safetensors")
+    two = load_file(tmp_path / "two" / "model" / "model.safetensors")
+    start = model.state_dict()
+    for key in (k for k in one if k.startswith("length_predictor.")):
+        torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6, msg=key)
+    moved = [k for k in one if k.startswith("length_predictor.") and not torch.allclose(one[k], start[k])]
+    assert moved, "the length predictor did not train"

@@ -1,0 +1,163 @@
+"""`a2m train STAGE`: build the stage's model and data from a run config, train, save the model folder.
+
+A run folder OUT holds checkpoints/ and tensorboard/ while it trains and, once finished, model/
+(an a2m model folder: config.json, model.safetensors, Mean.npy, Std.npy) that the next stage
+starts from (`--init OUT/model`) and that `a2m generate` / `a2m eval` load.
+
+Run config (YAML; every key optional):
+
+    preset: edge          # model preset when --init is not given (first stage)
+    window_len: 64        # rvq: motion window in frames
+    loop:                 # training.loop.LoopConfig fields
+      max_steps: 3000
+      batch_size: 64
+      lr: 2.0e-4
+      warmup_steps: 500
+      checkpoint_every: 500
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from a2m_core.errors import InputError
+from training.loop import LoopConfig, TrainResult, checkpoint_dirs
+
+MODEL_DIR = "model"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    preset: str = "edge"
+    window_len: int = 64
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if self.window_len < 4 or self.window_len % 4:
+            raise ValueError(f"RunConfig.window_len must be a positive multiple of 4, got {self.window_len}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        loop_known = {f.name for f in fields(LoopConfig)}
+        loop = data.get("loop") or {}
+        unknown = sorted(set(data) - known) + sorted(f"loop.{k}" for k in set(loop) - loop_known)
+        if unknown:
+            raise InputError(f"unknown run config keys {unknown}; known: {sorted(known)} and loop.{sorted(loop_known)}")
+        try:
+            return cls(**{k: v for k, v in data.items() if k != "loop"}, loop=LoopConfig(**loop))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"bad run config: {exc}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RunConfig:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read run config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a mapping of run config keys, got {type(data).__name__}")
+        return cls.from_dict(data)
+
+    def with_loop(self, **overrides: Any) -> RunConfig:
+        """Replace loop fields whose override is not None (command-line options)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return replace(self, loop=replace(self.loop, **given))
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+
+
+def _load_model(init: Path | None, preset: str, data: Path):
+    from a2m_core.model import AudioToMotion
+    from a2m_core.motion.features import Normalizer
+
+    model = AudioToMotion.load(init) if init is not None else AudioToMotion.from_preset(preset)
+    normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
+    if normalizer.dim != model.config.rvq_vae.dim_motion:
+        raise InputError(f"{data} has {normalizer.dim}-d motion, the model expects {model.config.rvq_vae.dim_motion}")
+    model.normalization = (normalizer.mean.astype(np.float32), normalizer.std.astype(np.float32))
+    return model
+
+
+def _feature_cache(model, folder: Path):
+    """A disk cache of the frozen audio front-end's output for one utterance."""
+    import torch
+
+    from training.data.datasets import FeatureCache
+    from training.stages import frontend_fingerprint
+
+    frontend = model.frontend.eval()
+
+    @torch.no_grad()
+    def features(audio: np.ndarray) -> np.ndarray:
+        feats, _ = frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
+        return feats[0].numpy()
+
+    return FeatureCache(folder, features, frontend_fingerprint(model))
+
+
+def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
+              resume: bool = False, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Train one stage on a dataset folder into run folder `out`; writes out/model when finished."""
+    from training.data.datasets import collate
+    from training.loop import train
+    from training.stage_data import MotionWindows, Utterances, stack_windows
+    from training.stages import STAGES, make_stage
+
+    if stage_name not in STAGES:
+        raise InputError(f"unknown stage {stage_name!r}: choose one of {', '.join(STAGES)}")
+    data, out = Path(data), Path(out)
+    if not data.is_dir():
+        raise InputError(f"--data {data} is not a folder: build one with `a2m data corpus --out {data} --clips N`")
+    init = Path(init) if init is not None else None
+    if resume and checkpoint_dirs(out):  # the checkpoint holds the whole model; its start point is recorded
+        init = _recorded_init(out, init)
+    import torch
+
+    torch.manual_seed(config.loop.seed)  # the initial weights of a fresh model belong to the run's seed
+    model = _load_model(init, config.preset, data)
+    if stage_name != "rvq" and init is None:
+        raise InputError(f"stage {stage_name!r} needs a trained RVQ-VAE: pass --init RUN/model from `a2m train rvq`")
+    stage = make_stage(stage_name, model)
+    if stage_name == "rvq":
+        dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
+    else:
+        cache = None
+        if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
+            cache = _feature_cache(model, out / "feature_cache")
+        dataset, collate_fn = Utterances(data, "train", cache=cache), collate
+    info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
+            "run": {"preset": config.preset, "window_len": config.window_len}}
+    result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
+                   stop_after=stop_after)
+    if result.steps >= config.loop.max_steps and _is_main():
+        model.save(out / MODEL_DIR)
+        (out / "train_summary.json").write_text(json.dumps(
+            {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
+             "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
+    return result
+
+
+def _recorded_init(out: Path, given: Path | None) -> Path | None:
+    from training.loop import STATE
+
+    recorded = json.loads((checkpoint_dirs(out)[-1] / STATE).read_text()).get("init")
+    recorded = Path(recorded) if recorded else None
+    if given is not None and recorded is not None and given.resolve() != recorded:
+        raise InputError(f"--init {given} differs from the run's recorded start {recorded}; resume with the same "
+                         "--init (or none)")
+    return recorded
+
+
+def _is_main() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", 0)) == 0

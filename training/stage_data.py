@@ -1,0 +1,74 @@
+"""What each training stage reads: motion windows (RVQ-VAE) or utterances (everything else).
+
+Both expose `item(index, rng)` so that the training loop can give every item its own seeded
+generator (see training.loop.SeededItems): the crop of an item is then a function of
+(seed, epoch, index), which is what makes a resumed run repeat an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from a2m_core.errors import InputError
+from a2m_core.motion.features import Normalizer
+from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioDataset
+
+
+class MotionWindows:
+    """Normalised windows of `window_len` frames from every clip of a split (MoMask's VQ data).
+
+    root: a HumanML3D-layout folder (new_joint_vecs/, Mean.npy, Std.npy, SPLIT.txt).
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", window_len: int = 64):
+        root = Path(root)
+        split_file = root / f"{split}.txt"
+        if not split_file.is_file():
+            raise InputError(f"{split_file} not found: --data must be a corpus folder (`a2m data corpus`) "
+                             "or a HumanML3D / KIT-ML folder with split files")
+        self.window_len = window_len
+        self.normalizer = Normalizer.from_files(root / "Mean.npy", root / "Std.npy")
+        self.clips: list[np.ndarray] = []
+        for clip in split_file.read_text().split():
+            path = root / "new_joint_vecs" / f"{clip}.npy"
+            if path.is_file():
+                motion = np.load(path, allow_pickle=False)
+                if len(motion) >= window_len and np.isfinite(motion).all():
+                    self.clips.append(self.normalizer.normalize(motion).astype(np.float32))
+        if not self.clips:
+            raise InputError(f"no clip of split {split!r} under {root} has {window_len} frames or more")
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def item(self, index: int, rng: np.random.Generator) -> torch.Tensor:
+        motion = self.clips[index]
+        start = int(rng.integers(0, len(motion) - self.window_len + 1))
+        return torch.from_numpy(motion[start:start + self.window_len])  # (w f)
+
+
+def stack_windows(items: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {"motion": torch.stack(items)}  # (b w f)
+
+
+class Utterances:
+    """MotionAudioDataset with per-item seeded crops (it draws from its `rng` attribute)."""
+
+    def __init__(self, root: str | Path, split: str, *, random_crop: bool = True,
+                 styles: tuple[str, ...] = ("original", "oral"), cache: FeatureCache | None = None):
+        self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles,
+                                                                         random_crop=random_crop), cache=cache)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def item(self, index: int, rng: np.random.Generator) -> dict:
+        self.dataset.rng = rng
+        return self.dataset[index]
+
+    def __getitem__(self, index: int) -> dict:
+        return self.dataset[index]
+
