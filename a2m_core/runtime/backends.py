@@ -53,7 +53,11 @@ def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: Decod
             log.warning("%s; rebuilding it from %s", exc, model_dir)
         else:
             log.info("exporting %s to ONNX in %s (once; later runs reuse it)", model_dir, onnx_dir)
-        return export_onnx(model_dir, onnx_dir, decoding=decoding, progress=False)
+        try:
+            return export_onnx(model_dir, onnx_dir, decoding=decoding, progress=False)
+        except OSError as write_error:
+            raise ExportError(f"cannot write an ONNX export to {onnx_dir} ({write_error}): give a writable "
+                              "folder or set A2M_CACHE_DIR") from write_error
 
 
 def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig, device: str,

@@ -1,0 +1,136 @@
+"""The Generator interface and backend loading: bad input, stale or damaged exports, fallbacks, TensorRT."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from a2m_core.cli.main import main
+from a2m_core.errors import InputError
+from a2m_core.runtime.backends import load_generator
+from a2m_core.runtime.export import MOTION_FILE, ExportError, model_hash, read_export
+from a2m_core.runtime.generator import gumbel_noise
+from a2m_core.runtime.tensorrt_backend import EngineOptions, engine_key, tensorrt_unavailable
+
+
+@pytest.fixture(scope="module")
+def torch_gen(tiny_model_dir):
+    return load_generator("torch", model_dir=tiny_model_dir)
+
+
+def test_generate_returns_motion_of_the_asked_length(torch_gen, speech_like):
+    motion = torch_gen.generate(speech_like(1.2, 0, rate=48000)[:, None].repeat(2, axis=1), 48000, length=37, seed=1)
+    assert motion.joints.shape == (36, 22, 3) and motion.features.shape == (36, 263)  # whole tokens of 4 frames
+    assert motion.skeleton.name == "humanml3d" and np.isfinite(motion.joints).all()
+
+
+@pytest.mark.parametrize("audio, rate, length, match", [
+    (np.zeros(0, np.float32), 16000, None, "empty"),
+    (np.full(16000, np.nan, np.float32), 16000, None, "NaN"),
+    (np.zeros(16000, np.int16), 16000, None, "float samples"),
+    (np.zeros(100, np.float32), 16000, None, "too short"),
+    (np.zeros(16000 * 31, np.float32), 16000, None, "longer than"),
+    (np.zeros(16000, np.float32), 123, None, "sample rate"),
+    (np.zeros(16000, np.float32), 16000, 500, "between 1 and 196"),
+    (np.zeros(16000, np.float32), 16000, 2.5, "whole frames"),
+])
+def test_bad_input_is_an_input_error(torch_gen, audio, rate, length, match):
+    with pytest.raises(InputError, match=match):
+        torch_gen.generate(audio, rate, length)
+
+
+def test_batch_needs_one_length_and_seed_per_clip(torch_gen, speech_like):
+    clips = [speech_like(1.0, 1), speech_like(2.0, 2)]
+    with pytest.raises(InputError, match="2 clips but 1 lengths"):
+        torch_gen.generate_batch(clips, 16000, lengths=[20], seeds=[0, 1])
+    batch = torch_gen.generate_batch(clips, 16000, lengths=[20, 40], seeds=[5, 6])
+    alone = torch_gen.generate(clips[1], 16000, length=40, seed=6)
+    assert [m.num_frames for m in batch] == [20, 40]
+    np.testing.assert_allclose(batch[1].joints, alone.joints, atol=1e-4)  # batch mates do not matter
+
+
+def test_pipeline_protocol_gives_raw_features(torch_gen, speech_like):
+    features = torch_gen(speech_like(1.0, 3), motion_s=2.0, seed=0)
+    assert features.shape == (40, 263) and features.dtype == np.float32
+
+
+def test_gumbel_noise_is_seeded():
+    a, b = gumbel_noise((3, 4), 1), gumbel_noise((3, 4), 1)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, gumbel_noise((3, 4), 2)) and np.isfinite(a).all()
+
+
+def test_unknown_backend_and_missing_model_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="unknown backend"):
+        load_generator("cuda-magic", model_dir=tmp_path)
+    with pytest.raises(InputError, match="needs a model folder"):
+        load_generator("torch", onnx_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_damaged_export_without_model_is_a_clear_error(tiny_export, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_export, broken)
+    (broken / MOTION_FILE).write_bytes(b"not an onnx file")
+    with pytest.raises(ExportError, match="does not match the hash"):
+        load_generator("onnxruntime", onnx_dir=broken)
+
+
+def test_auto_falls_back_to_torch_when_no_export_can_be_made(tiny_model_dir, tmp_path, caplog):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING, logger="a2m_core.runtime.backends"):
+        generator = load_generator("auto", model_dir=tiny_model_dir, onnx_dir=blocker / "onnx")
+    assert generator.name == "torch"
+    [record] = caplog.records
+    assert "backend onnxruntime unavailable" in record.getMessage() and "cannot write" in record.getMessage()
+
+
+@pytest.mark.slow
+def test_stale_or_damaged_export_is_rebuilt_from_the_model(tiny_export, tiny_model_dir, tmp_path, caplog,
+                                                           speech_like):
+    stale = tmp_path / "stale"
+    shutil.copytree(tiny_export, stale)
+    (stale / MOTION_FILE).write_bytes((stale / MOTION_FILE).read_bytes()[:1000])
+    with caplog.at_level(logging.WARNING, logger="a2m_core.runtime.backends"):
+        generator = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=stale, threads=1)
+    assert any("rebuilding it from" in r.getMessage() for r in caplog.records)
+    info = read_export(stale)  # whole again, and made from this model
+    assert info.source_model_hash == model_hash(tiny_model_dir)
+    assert generator.generate(speech_like(1.0, 0), 16000, seed=0).num_frames > 0
+
+
+def test_engine_cache_key_changes_with_gpu_tensorrt_onnx_and_options():
+    base = dict(gpu_name="NVIDIA H200", trt_version="10.13.0", onnx_hash="a" * 64, options=EngineOptions())
+    key = engine_key(**base)
+    assert key == engine_key(**base) and key.startswith("trt10-")
+    changes = [{"gpu_name": "Orin"}, {"trt_version": "10.14.1"}, {"onnx_hash": "b" * 64},
+               {"options": EngineOptions(fp16=True)}, {"options": EngineOptions(max_batch=16)},
+               {"options": EngineOptions(max_audio_s=10.0)}]
+    assert len({engine_key(**{**base, **change}) for change in changes} | {key}) == len(changes) + 1
+
+
+@pytest.mark.skipif(tensorrt_unavailable() is None, reason="TensorRT is installed here; this checks its absence")
+def test_export_trt_without_tensorrt_says_so_in_one_line(tmp_path, capsys):
+    assert main(["export", "trt", "--onnx", str(tmp_path), "--out", str(tmp_path / "engines")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "TensorRT" in err and "onnxruntime" in err
+
+
+@pytest.mark.skipif(tensorrt_unavailable() is not None, reason=f"TensorRT unusable here: {tensorrt_unavailable()}")
+@pytest.mark.gpu
+def test_tensorrt_matches_onnxruntime(tiny_export, tiny_model_dir, tmp_path, speech_like, monkeypatch):
+    """Engines build, are reused from the cache, and agree with onnxruntime on tokens."""
+    monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path))
+    trt = load_generator("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
+    ort = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export)
+    audio = speech_like(3.0, 0)
+    a, b = trt.generate(audio, 16000, seed=1), ort.generate(audio, 16000, seed=1)
+    assert a.num_frames == b.num_frames
+    np.testing.assert_allclose(a.joints, b.joints, atol=1e-2)
+    engines = list((tmp_path / "engines").iterdir())
+    load_generator("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
+    assert list((tmp_path / "engines").iterdir()) == engines  # cached, not rebuilt
