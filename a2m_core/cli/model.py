@@ -22,7 +22,7 @@ def _init(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()) and not args.force:
         raise InputError(f"{args.out} exists and is not empty: choose another --out or add --force to replace it")
     torch.manual_seed(args.seed)
-    config = preset_config(args.preset)
+    config = preset_config(args.preset, args.dataset)
     if args.wavlm is not None:
         if config.frontend.kind != "wavlm":
             raise InputError(f"--wavlm applies to presets with a WavLM front-end (paper), not {args.preset!r}")
@@ -84,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "(MiniLM text front-end), tiny (for tests).")
     p.add_argument("--preset", choices=PRESET_NAMES, required=True, help="model sizes and front-end")
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--dataset", choices=("humanml3d", "kit"), default="humanml3d",
+                   help="motion features the model makes: humanml3d (263-d, 20 fps) or kit (251-d, 12.5 fps)")
     p.add_argument("--wavlm", help="folder or hub id of pretrained WavLM weights for the paper preset "
                    "(default: random WavLM weights)")
     p.add_argument("--mean", type=Path, help="the dataset's Mean.npy, stored so generated features can be decoded")

@@ -135,11 +135,12 @@ class AudioToMotion(nn.Module):
         self.normalization: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> AudioToMotion:
-        """A randomly initialised model of a preset ('paper', 'edge', 'tiny', 'text'), in eval mode."""
+    def from_preset(cls, name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotion:
+        """A randomly initialised model of a preset ('paper', 'edge', 'text', 'tiny') for a dataset's
+        features ('humanml3d', 'kit'), in eval mode."""
         from a2m_core.model.presets import preset_config
 
-        return cls(preset_config(name, **overrides)).eval()
+        return cls(preset_config(name, dataset, **overrides)).eval()
 
     @classmethod
     def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> AudioToMotion:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from a2m_core.errors import InputError
-from a2m_core.model.audio_to_motion import AudioToMotionConfig, frontend_dim
+from a2m_core.model.audio_to_motion import DATASET_FEATURES, AudioToMotionConfig, frontend_dim
 from a2m_core.model.condition import ConditionConfig
 from a2m_core.model.frontend_logmel import LogMelFrontendConfig
 from a2m_core.model.frontend_wavlm import WavLMFrontendConfig
@@ -30,7 +30,7 @@ from a2m_core.model.text_encoder import TextFrontendConfig
 def _compose(frontend, *, cond_dim: int, num_memory: int, cond_layers: int, cond_heads: int, dim: int,
              num_layers: int, num_heads: int, rvq_width: int, code_dim: int, num_codes: int, num_quantizers: int,
              res_depth: int, length_dim: int, dataset: str = "humanml3d") -> AudioToMotionConfig:
-    dim_motion = {"humanml3d": 263, "kit": 251}[dataset]
+    dim_motion = DATASET_FEATURES[dataset][0]
     token = dict(num_codes=num_codes, cond_dim=cond_dim, dim=dim, num_layers=num_layers, num_heads=num_heads)
     return AudioToMotionConfig(
         frontend=frontend,
@@ -50,31 +50,34 @@ _PAPER_SIZES = dict(cond_dim=512, num_memory=256, cond_layers=2, cond_heads=8, d
                     rvq_width=512, code_dim=512, num_codes=512, num_quantizers=6, res_depth=3, length_dim=256)
 
 
-def _paper() -> AudioToMotionConfig:
-    return _compose(WavLMFrontendConfig(), **_PAPER_SIZES)
+def _paper(dataset: str) -> AudioToMotionConfig:
+    return _compose(WavLMFrontendConfig(), **_PAPER_SIZES, dataset=dataset)
 
 
-def _text() -> AudioToMotionConfig:
-    return _compose(TextFrontendConfig(), **_PAPER_SIZES)
+def _text(dataset: str) -> AudioToMotionConfig:
+    return _compose(TextFrontendConfig(), **_PAPER_SIZES, dataset=dataset)
 
 
-def _edge() -> AudioToMotionConfig:
+def _edge(dataset: str) -> AudioToMotionConfig:
     return _compose(LogMelFrontendConfig(dim=256, num_layers=2), cond_dim=256, num_memory=256, cond_layers=2,
                     cond_heads=4, dim=256, num_layers=4, num_heads=4, rvq_width=384, code_dim=384, num_codes=512,
-                    num_quantizers=6, res_depth=2, length_dim=128)
+                    num_quantizers=6, res_depth=2, length_dim=128, dataset=dataset)
 
 
-def _tiny() -> AudioToMotionConfig:
+def _tiny(dataset: str) -> AudioToMotionConfig:
     return _compose(LogMelFrontendConfig(num_mels=32, dim=32, num_layers=1, kernel_size=3), cond_dim=32,
                     num_memory=16, cond_layers=1, cond_heads=2, dim=32, num_layers=1, num_heads=2, rvq_width=32,
-                    code_dim=16, num_codes=32, num_quantizers=3, res_depth=1, length_dim=16)
+                    code_dim=16, num_codes=32, num_quantizers=3, res_depth=1, length_dim=16, dataset=dataset)
 
 
 PRESETS = {"paper": _paper, "edge": _edge, "text": _text, "tiny": _tiny}
 
 
-def preset_config(name: str, **overrides: Any) -> AudioToMotionConfig:
-    """The config of a preset; keyword overrides replace top-level fields (e.g. frontend=...)."""
+def preset_config(name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotionConfig:
+    """The config of a preset for a dataset's features ('humanml3d' 263-d, 'kit' 251-d);
+    keyword overrides replace top-level fields (e.g. frontend=...)."""
     if name not in PRESETS:
         raise InputError(f"unknown model preset {name!r}: choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[name](), **overrides)
+    if dataset not in DATASET_FEATURES:
+        raise InputError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASET_FEATURES)}")
+    return replace(PRESETS[name](dataset), **overrides)

@@ -4,6 +4,9 @@ Each layer quantises what the layers before it left over. Codebooks are updated 
 moving averages of their assigned vectors (not by gradients); a code that goes unused is reset
 to a random encoder output from the batch. Quantizer dropout trains with a random number of
 layers, so that the base layer alone already decodes to a plausible motion.
+
+Under torch.distributed (torchrun), the EMA statistics are summed over all ranks and codebook
+(re)initialisations are taken from rank 0, so every rank keeps the same codebooks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from a2m_core.model.layers import check_positive
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _sync_from_rank0(*tensors: Tensor) -> None:
+    if _distributed():
+        for tensor in tensors:
+            torch.distributed.broadcast(tensor, src=0)
 
 
 @dataclass(frozen=True)
@@ -63,13 +76,18 @@ class EMACodebook(nn.Module):
         self.code_sum.copy_(self.codes)
         self.usage.fill_(1.0)
         self.initialised.fill_(True)
+        _sync_from_rank0(self.codes, self.code_sum)
 
     @torch.no_grad()
     def update(self, x: Tensor, ids: Tensor) -> None:
         """EMA step on flattened vectors x (m d) assigned to ids (m); then reset dead codes."""
         onehot = F.one_hot(ids, self.codes.shape[0]).to(x.dtype)  # (m k)
-        self.usage.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
-        self.code_sum.mul_(self.decay).add_(onehot.t() @ x, alpha=1 - self.decay)
+        counts, sums = onehot.sum(0), onehot.t() @ x  # (k), (k d)
+        if _distributed():
+            torch.distributed.all_reduce(counts)
+            torch.distributed.all_reduce(sums)
+        self.usage.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.code_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.usage.sum()
         smoothed = (self.usage + 1e-5) / (total + self.codes.shape[0] * 1e-5) * total  # Laplace smoothing
         self.codes.copy_(self.code_sum / smoothed[:, None])
@@ -80,6 +98,7 @@ class EMACodebook(nn.Module):
             self.codes[dead] = fresh
             self.code_sum[dead] = fresh
             self.usage[dead] = 1.0
+            _sync_from_rank0(self.codes, self.code_sum)
 
 
 class ResidualVQ(nn.Module):

@@ -86,7 +86,7 @@ def test_missing_weights(saved):
 
 def test_weights_of_another_model(saved, tmp_path):
     _, directory = saved
-    other = AudioToMotion.from_preset("tiny", dataset="kit", rvq_vae=_kit_rvq()).save(tmp_path / "kit")
+    other = AudioToMotion.from_preset("tiny", dataset="kit").save(tmp_path / "kit")
     (directory / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
     with pytest.raises(InputError, match="does not match its config.json.*wrong shape"):
         AudioToMotion.load(directory)
@@ -107,11 +107,3 @@ def test_pickled_normalization_is_refused(saved):
     np.save(directory / "Mean.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InputError, match="Mean.npy"):
         AudioToMotion.load(directory)
-
-
-def _kit_rvq():
-    from dataclasses import replace
-
-    from a2m_core.model.presets import preset_config
-
-    return replace(preset_config("tiny").rvq_vae, dim_motion=251)

@@ -60,6 +60,14 @@ def test_inconsistent_parts_are_refused():
         replace(tiny, dataset="kit")
 
 
+def test_kit_preset_makes_251_features():
+    model = AudioToMotion.from_preset("tiny", dataset="kit")
+    out = generate(model, torch.zeros(1, 8000), torch.tensor([8000]), torch.tensor([20]))
+    assert out.features.shape == (1, 20, 251) and model.config.fps == 12.5
+    with pytest.raises(InputError, match="unknown dataset"):
+        AudioToMotion.from_preset("tiny", dataset="amass")
+
+
 def test_config_dict_round_trip():
     for name in ("tiny", "edge"):
         config = preset_config(name)
