@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pinocchio as pin
 
 from a2m_core.errors import InputError
 from a2m_core.motion.motion import Motion
@@ -49,6 +50,7 @@ class _Problem:
     gains: np.ndarray  # (t k)
     planted: np.ndarray  # (t 2)
     scale: float
+    root: int  # the keypoint every other one hangs off (the pelvis)
 
 
 def sole_frames(robot: RobotModel, keypoint_map: KeypointMap) -> list[list[int]]:
@@ -83,22 +85,36 @@ def _build_problem(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
     rotations = target_rotations(human, keypoint_map, index)  # (t k 3 3)
     robot_rotations = np.array([robot.data.oMf[f].rotation for f in frames])  # (k 3 3)
     oriented = np.array([k.orientation_weight > 0 for k in keypoint_map.keypoints])
-    targets = segment_targets(human, kp_joints, keypoint_parents(keypoint_map, motion.skeleton.parents, index),
-                              rotations, oriented, robot_points, robot_rotations, scale)  # (t k 3)
+    parents = keypoint_parents(keypoint_map, motion.skeleton.parents, index)
+    targets = segment_targets(human, kp_joints, parents, rotations, oriented, robot_points, robot_rotations,
+                              scale)  # (t k 3)
     gains = np.ones(targets.shape[:2])  # (t k)
     standing = _standing_heights(robot, keypoint_map, frames, soles)  # (k)
     flags = np.stack([planted(human, [index[j] for j in feet[s].human_joints], motion.fps, config.contact)
                       for s in ("left", "right")], axis=-1)  # (t 2)
     members = [[k for k, kp in enumerate(keypoint_map.keypoints) if kp.human in feet[s].human_joints]
                for s in ("left", "right")]
-    # one vertical shift of the whole body puts the planted feet at the robot's standing height
-    gaps = np.concatenate([standing[k] - targets[flags[:, f], k, 2] for f in range(2) for k in members[f]])
-    if gaps.size == 0:  # never planted (a jump, a clip cut short): the lowest foot point touches the floor
-        gaps = np.array([min(standing[k] - targets[:, k, 2].min() for f in range(2) for k in members[f])])
-    targets[..., 2] += np.median(gaps)
+    # one vertical shift of the whole body puts the lower foot at the robot's standing height in the
+    # typical frame: the median over frames keeps jumps, and frames of broken input, from moving the rest
+    float_m = np.min([targets[:, k, 2] - standing[k] for f in range(2) for k in members[f]], axis=0)  # (t)
+    targets[..., 2] -= np.median(float_m)
     for f in range(2):
         pin_planted_targets(targets, gains, flags[:, f], members[f], standing[members[f]], config.contact.weight_gain)
-    return _Problem(targets=targets, rotations=rotations, gains=gains, planted=flags, scale=float(scale))
+    return _Problem(targets=targets, rotations=rotations, gains=gains, planted=flags, scale=float(scale),
+                    root=parents.index(-1))
+
+
+def _fresh_start(robot: RobotModel, problem: _Problem, t: int, oriented: bool) -> np.ndarray:
+    """The zero pose with the root at frame t's root target (and its orientation, when it has one)."""
+    q = robot.neutral()
+    q[:3] = problem.targets[t, problem.root]
+    if oriented:
+        q[3:7] = pin.Quaternion(problem.rotations[t, problem.root]).coeffs()  # x y z w
+    return q
+
+
+def _max_error(robot: RobotModel, q: np.ndarray, frames: list[int], targets: np.ndarray) -> float:
+    return float(np.max(np.linalg.norm(robot.frame_positions(q, frames) - targets, axis=-1)))
 
 
 def retarget(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
@@ -119,18 +135,23 @@ def retarget(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
 
     solver = KeypointIK(robot, frames, [k.position_weight for k in keypoint_map.keypoints],
                         [k.orientation_weight for k in keypoint_map.keypoints], config.ik)
-    pelvis = keypoint_map.keypoint_names.index("pelvis") if "pelvis" in keypoint_map.keypoint_names else None
-    q = robot.neutral()
-    if pelvis is not None:
-        q[:3] = problem.targets[0, pelvis]
+    root_oriented = keypoint_map.keypoints[problem.root].orientation_weight > 0
     configurations = np.empty((motion.num_frames, robot.model.nq))  # (t nq)
-    previous = None
+    q = None
     for t in tqdm(range(motion.num_frames), desc="retargeting", unit="frame", disable=not progress, leave=False):
-        first = previous is None
-        q = solver.solve(q, previous, problem.targets[t], problem.rotations[t], problem.gains[t],
-                         config.ik.first_frame_iterations if first else config.ik.iterations,
-                         config.ik.first_frame_damping if first else config.ik.damping)
-        configurations[t] = previous = q
+        targets = problem.targets[t], problem.rotations[t], problem.gains[t]
+        if q is not None:
+            q = solver.solve(q, q, *targets, config.ik.iterations, config.ik.damping)
+            if np.max(np.linalg.norm(robot.frame_positions(q, frames) - targets[0], axis=-1)) <= config.best_effort_error_m:
+                configurations[t] = q
+                continue
+        # the first frame, or the warm start ended far off (after an unreachable stretch the previous
+        # solution can be a bad basin): solve from the zero pose too and keep whichever lands closer
+        fresh = solver.solve(_fresh_start(robot, problem, t, root_oriented), None, *targets,
+                             config.ik.first_frame_iterations, config.ik.first_frame_damping)
+        if q is None or _max_error(robot, fresh, frames, targets[0]) < _max_error(robot, q, frames, targets[0]):
+            q = fresh
+        configurations[t] = q
 
     sole_ids = soles[0] + soles[1]
     keypoints = np.empty_like(problem.targets)  # (t k 3)
