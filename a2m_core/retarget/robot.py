@@ -59,9 +59,6 @@ class RobotModel:
     def has_link(self, name: str) -> bool:
         return self.model.existBodyName(name)
 
-    def link_names(self) -> list[str]:
-        return [f.name for f in self.model.frames if f.type == pin.FrameType.BODY]
-
     def point_frame(self, link: str, offset_m: tuple[float, float, float]) -> int:
         """Id of a frame fixed to `link` at `offset_m` (link frame), added to the model the first time it is asked for."""
         name = f"{link}@{offset_m[0]:+.6f},{offset_m[1]:+.6f},{offset_m[2]:+.6f}"

@@ -92,3 +92,15 @@ def test_benchmark_counts_every_timed_frame(g1_urdf, fixture_motion):
     clip = Motion(joints=fixture_motion.joints[:7], skeleton=fixture_motion.skeleton)
     result = benchmark([clip, clip], g1_urdf, repeats=2)
     assert result.num_frames == 28 and result.cpu_s > 0 and result.wall_s > 0
+
+
+def test_quality_report_over_clips(g1_urdf, fixture_motion):
+    """The --quality summary: one line of keypoint errors, one of limits and sliding, one of flagged clips."""
+    from a2m_core.motion.motion import Motion
+    from a2m_core.retarget.bench import quality_lines
+
+    clip = Motion(joints=fixture_motion.joints[:10], skeleton=fixture_motion.skeleton)
+    lines = quality_lines([clip, clip], ["a", "b"], g1_urdf)
+    assert lines[0].startswith("2 clips, 20 frames: keypoint error") and "right_wrist" in lines[0]
+    assert "position limit violation 0 rad, velocity 0 rad/s" in lines[1]
+    assert lines[2] == "clips with best-effort frames: none"
