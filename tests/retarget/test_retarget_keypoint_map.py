@@ -1,12 +1,15 @@
 """The keypoint map YAML: the shipped G1 map loads, and each kind of mistake is a clear InputError."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
 from a2m_core.retarget.keypoint_map import load_keypoint_map
-from tests.retarget.conftest import G1_MAP
+
+G1_MAP = Path(__file__).resolve().parents[2] / "config" / "retarget" / "unitree_g1.yaml"
 
 BODY = ("pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
         "right_foot", "spine3", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
