@@ -22,7 +22,7 @@ def _onnx(args: argparse.Namespace) -> int:
     import onnx
 
     from a2m_core.runtime.export import export_onnx
-    from a2m_core.runtime.graphs import DecodingConfig
+    from a2m_core.runtime.interface import DecodingConfig
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
     try:

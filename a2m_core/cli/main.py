@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
     ("a2m_core.cli.model", True),
     ("a2m_core.cli.generate", True),
     ("a2m_core.cli.export", True),
+    ("a2m_core.cli.bench", True),
     ("a2m_core.cli.retarget", True),
     ("training.cli", False),
     ("training.cli_train", False),

@@ -18,7 +18,7 @@ from pathlib import Path
 from a2m_core.errors import InputError
 from a2m_core.runtime.export import ExportError, ExportInfo, check_current, export_onnx, model_hash, read_export
 from a2m_core.runtime.generator import Generator
-from a2m_core.runtime.graphs import DecodingConfig
+from a2m_core.runtime.interface import DecodingConfig
 
 log = logging.getLogger(__name__)
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")

@@ -30,13 +30,13 @@ from typing import Iterator
 
 from a2m_core import __version__
 from a2m_core.errors import InputError
-from a2m_core.runtime.generator import GraphSpec
-from a2m_core.runtime.graphs import (
+from a2m_core.runtime.interface import (
     CONDITION_INPUTS,
     CONDITION_OUTPUTS,
     MOTION_INPUTS,
     MOTION_OUTPUTS,
     DecodingConfig,
+    GraphSpec,
 )
 
 EXPORT_FORMAT = "a2m-onnx"

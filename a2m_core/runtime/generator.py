@@ -15,52 +15,15 @@ node can hand it straight to `MotionPipeline`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-
 import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ, check_samples, resample, to_mono
 from a2m_core.errors import InputError
 from a2m_core.motion.motion import Motion
 from a2m_core.motion.skeleton import SKELETONS, Skeleton
+from a2m_core.runtime.interface import GraphOutputs, GraphSpec
 
 MIN_AUDIO_SAMPLES = 400  # 25 ms: one analysis window of either front-end
-
-
-@dataclass(frozen=True)
-class GraphSpec:
-    """What a backend's graphs expect and produce, read from a model config (or an export's copy)."""
-
-    dataset: str
-    fps: float
-    max_frames: int
-    max_audio_s: float
-    noise_dims: tuple[int, int, int]  # (steps, max_tokens, num_codes) per sample
-    has_normalization: bool
-
-    @classmethod
-    def from_model(cls, model, num_iters: int) -> GraphSpec:
-        """From a loaded AudioToMotion and the number of MaskGIT iterations."""
-        cfg = model.config
-        steps = num_iters + cfg.residual.num_quantizers - 1
-        return cls(dataset=cfg.dataset, fps=cfg.fps, max_frames=cfg.max_frames, max_audio_s=cfg.max_audio_s,
-                   noise_dims=(steps, cfg.masked.max_tokens, cfg.masked.num_codes),
-                   has_normalization=model.normalization is not None)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GraphSpec:
-        """Inverse of dataclasses.asdict (export.json keeps one)."""
-        return cls(**{**data, "noise_dims": tuple(data["noise_dims"])})
-
-
-@dataclass(frozen=True)
-class GraphOutputs:
-    """What graph (b) returns for a batch: tokens (b n q), features (b t f), joints (b t j 3), lengths (b)."""
-
-    tokens: np.ndarray
-    features: np.ndarray
-    joints: np.ndarray
-    lengths: np.ndarray
 
 
 def gumbel_noise(shape: tuple[int, ...], seed: int | None) -> np.ndarray:

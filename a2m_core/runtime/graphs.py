@@ -8,43 +8,14 @@ runs these same modules eagerly, so every backend computes the same function.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import Tensor, nn
 
 from a2m_core.generation import generate_from_condition, noise_shape
 from a2m_core.model import AudioToMotion
 from a2m_core.motion.skeleton import SKELETONS
+from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.joints import cumulative_sum_matrix, features_to_joints
-
-CONDITION_INPUTS = ("audio", "audio_lens")
-CONDITION_OUTPUTS = ("cond", "cond_valid")
-MOTION_INPUTS = ("cond", "cond_valid", "lengths", "noise")
-MOTION_OUTPUTS = ("tokens", "features", "joints", "motion_lengths")
-
-
-@dataclass(frozen=True)
-class DecodingConfig:
-    """Decoding settings baked into graph (b) (paper: 10 iterations, guidance 4 base / 5 residual)."""
-
-    num_iters: int = 10
-    cfg_scale: float = 4.0
-    res_cfg_scale: float = 5.0
-    temperature: float = 1.0
-    topk: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.num_iters < 1:
-            raise ValueError(f"DecodingConfig.num_iters must be >= 1, got {self.num_iters}")
-        if not self.temperature > 0:
-            raise ValueError(f"DecodingConfig.temperature must be > 0, got {self.temperature}")
-        if self.topk is not None and self.topk < 1:
-            raise ValueError(f"DecodingConfig.topk must be >= 1 or None, got {self.topk}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class ConditionGraph(nn.Module):
     """Graph (a): audio (b s) float32 16 kHz, audio_lens (b) int64 -> cond (b m d), cond_valid (b m) bool.

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.runtime.export import ExportError, ExportInfo, read_export
-from a2m_core.runtime.generator import Generator, GraphOutputs, GraphSpec
-from a2m_core.runtime.graphs import CONDITION_INPUTS, MOTION_INPUTS
+from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.interface import CONDITION_INPUTS, MOTION_INPUTS, GraphOutputs
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 

@@ -22,8 +22,14 @@ import numpy as np
 
 from a2m_core.errors import InputError
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
-from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator, GraphOutputs
-from a2m_core.runtime.graphs import CONDITION_INPUTS, CONDITION_OUTPUTS, MOTION_INPUTS, MOTION_OUTPUTS
+from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator
+from a2m_core.runtime.interface import (
+    CONDITION_INPUTS,
+    CONDITION_OUTPUTS,
+    MOTION_INPUTS,
+    MOTION_OUTPUTS,
+    GraphOutputs,
+)
 
 log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 4 << 30

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.runtime.generator import Generator, GraphOutputs, GraphSpec
-from a2m_core.runtime.graphs import DecodingConfig
+from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.interface import DecodingConfig, GraphOutputs, GraphSpec
 
 
 class TorchBackend(Generator):

@@ -112,7 +112,8 @@ def test_topk_exports_as_a_constant_k(tiny_model_dir, tmp_path):
     """Graph (b) with top-k sampling holds TopK nodes whose K TensorRT accepts."""
     from a2m_core.generation import make_noise
     from a2m_core.runtime.export import _attention_fast_path_off, _export_motion
-    from a2m_core.runtime.graphs import DecodingConfig, MotionGraph
+    from a2m_core.runtime.graphs import MotionGraph
+    from a2m_core.runtime.interface import DecodingConfig
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
     model = AudioToMotion.load(tiny_model_dir)

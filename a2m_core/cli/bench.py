@@ -1,0 +1,111 @@
+"""`a2m bench`: each backend x batch x audio length, beside the paper-size eager model and the ASR cascade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+from pathlib import Path
+
+from a2m_core.errors import InputError
+
+PRESET_SEED = 0  # presets get seeded random weights, so their exports are cached by hash across runs
+
+
+def _preset_dir(name: str) -> Path:
+    """A seeded random model of a preset, saved where the backends can load and export it."""
+    import torch
+
+    from a2m_core.model import AudioToMotion
+    from a2m_core.runtime.backends import cache_dir
+
+    torch.manual_seed(PRESET_SEED)
+    return AudioToMotion.from_preset(name).save(cache_dir() / "presets" / name)
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The options this run was given, as an `a2m bench` command line (for the report)."""
+    words = ["a2m", "bench"]
+    for key, value in vars(args).items():
+        if key in ("func", "command") or value in (None, False):
+            continue
+        words += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return shlex.join(words)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from a2m_core.cli.export import DEFAULT_MODEL_DIR
+    from a2m_core.model import AudioToMotion
+    from a2m_core.runtime.backends import load_generator
+    from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
+
+    threads = args.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    if args.model and args.preset:
+        raise InputError("give --model or --preset, not both")
+    if args.preset:
+        model_dir = _preset_dir(args.preset)
+    else:
+        model_dir = args.model or DEFAULT_MODEL_DIR
+        if not (model_dir / "config.json").is_file():
+            raise InputError(f"no model folder at {model_dir}: pass --model DIR or --preset edge (random weights)")
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(names) - {"torch", "onnxruntime", "tensorrt"})
+    if unknown:
+        raise InputError(f"unknown backend(s) {unknown}: choose among torch, onnxruntime, tensorrt")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    def backend(name: str):
+        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=args.onnx, threads=threads, device=device)
+
+    backends = {name: backend(name) for name in names}
+
+    def reference():
+        from a2m_core.runtime.torch_backend import TorchBackend
+
+        torch.manual_seed(PRESET_SEED)
+        return TorchBackend(AudioToMotion.from_preset(args.reference_preset), device=device)
+
+    def cascade():
+        from a2m_core.runtime.cascade import CascadeGenerator
+
+        torch.manual_seed(PRESET_SEED)
+        return CascadeGenerator(AudioToMotion.from_preset(args.cascade_preset))
+
+    settings = BenchSettings.quick() if args.quick else BenchSettings()
+    report = run_benchmark(backends, None if args.no_baselines else reference,
+                           None if args.no_baselines else cascade, settings, _command_line(args))
+    report.notes.append(f"model: {model_dir}{' (random weights, preset ' + args.preset + ')' if args.preset else ''}; "
+                        f"{threads} threads")
+    text = markdown(report)
+    print(text, end="")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        (args.out / "bench.md").write_text(text)
+        print(f"{args.out / 'bench.json'}, {args.out / 'bench.md'}: written")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench", help="latency/throughput/memory per backend, beside the paper-size model and the ASR cascade",
+        description="Measure p50/p95 latency, samples/s, frames/s and peak RSS of each backend for batch 1 and 8 "
+        "and 1, 3, 10 and 30 s of spoken instruction (espeak-ng), and in the same run the paper-size model in eager "
+        "PyTorch and the cascade (pocketsphinx ASR + text model) at batch 1; prints a markdown table and the speed "
+        "targets, and writes bench.json + bench.md with --out. Warm-up runs are excluded.")
+    p.add_argument("--model", type=Path, help="model folder (default: models/default)")
+    p.add_argument("--preset", help="benchmark a preset with seeded random weights instead (e.g. edge)")
+    p.add_argument("--onnx", type=Path, help="ONNX export of the model (default: exported once into the cache)")
+    p.add_argument("--backends", default="torch,onnxruntime", help="comma-separated: torch, onnxruntime, tensorrt "
+                   "(default torch,onnxruntime)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: all usable cores)")
+    p.add_argument("--reference-preset", default="paper", help="the paper-size baseline's preset (default paper)")
+    p.add_argument("--cascade-preset", default="text", help="the cascade's text model preset (default text)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the paper-size and cascade baselines")
+    p.add_argument("--quick", action="store_true", help="one short row per backend, few repeats (a smoke test)")
+    p.add_argument("--out", type=Path, help="folder for bench.json and bench.md")
+    p.set_defaults(func=_bench)

