@@ -47,6 +47,17 @@ def test_audio_transform_augments_each_read(corpus):
                            cache=FeatureCache(corpus, lambda x: x, {}))
 
 
+def test_dataloader_workers_draw_different_crops(corpus):
+    manifest = corpus / "audio" / "manifest.jsonl"
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"), manifests=[manifest, manifest])
+    half = len(data) // 2  # entry i and i + half are the same utterance
+    order = [i for pair in zip(range(half), range(half, 2 * half)) for i in pair]
+    loader = torch.utils.data.DataLoader(data, batch_size=1, sampler=order, num_workers=2, collate_fn=collate)
+    items = list(loader)  # worker 0 gets the first copy of each utterance, worker 1 the second
+    same = [torch.equal(a["motion"], b["motion"]) for a, b in zip(items[0::2], items[1::2])]
+    assert not all(same)  # one shared random stream would crop both copies alike
+
+
 def test_evaluation_takes_the_clip_from_its_start(corpus):
     data = MotionAudioDataset(corpus, MotionAudioConfig(split="train", random_crop=False))
     raw = np.load(corpus / "new_joint_vecs" / f"{data.entries[0].clip}.npy")

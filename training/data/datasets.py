@@ -110,7 +110,9 @@ class MotionAudioDataset:
                              "give one of cache and audio_transform")
         self.root, self.config, self.cache = Path(root), config, cache
         self.audio_transform = audio_transform  # e.g. noise at a random SNR (training.data.augment)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._rng_worker: int | None = None  # the DataLoader worker whose seed _rng comes from
         split_file = self.root / f"{config.split}.txt"
         if not split_file.is_file():
             raise InputError(f"{split_file} not found; expected the dataset's split files (train/val/test.txt)")
@@ -159,6 +161,17 @@ class MotionAudioDataset:
         return _Entry(clip=u["clip"], audio=base / u["path"], text=u["text"],
                       caption=caption.text if caption is not None else u.get("caption", ""),
                       speaker=u["voice"]["speaker_id"], start=start, stop=stop)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The crop/augmentation generator; each DataLoader worker gets its own stream (torch's worker seed)."""
+        from torch.utils.data import get_worker_info
+
+        info = get_worker_info()
+        if info is not None and info.id != self._rng_worker:
+            self._rng = np.random.default_rng([self.seed, info.seed % 2**32])
+            self._rng_worker = info.id
+        return self._rng
 
     def __len__(self) -> int:
         return len(self.entries)
