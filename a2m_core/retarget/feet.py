@@ -70,3 +70,22 @@ def sliding_speed(sole_centres: np.ndarray, flags: np.ndarray, times_s: np.ndarr
     both = flags[1:] & flags[:-1]
     steps = np.linalg.norm(np.diff(sole_centres[:, :2], axis=0), axis=-1) / np.diff(times_s)  # (t-1)
     return steps[both]
+
+
+def rebend_knee(hip: np.ndarray, ankle: np.ndarray, knee_hint: np.ndarray, thigh_m: float, shin_m: float) -> np.ndarray:
+    """Knee positions (t 3) that join hip and ankle (t 3) with the given thigh and shin lengths, bent towards the hint.
+
+    Pinning a planted foot moves its ankle target; this puts the knee target back where a leg of
+    the robot's lengths can meet both ends (on the circle where the two spheres meet, nearest the
+    hint), so the knee does not pull against the pinned foot. Out of reach: the knee on the straight line.
+    """
+    axis = ankle - hip  # (t 3)
+    dist = np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    unit_axis = axis / dist
+    reach = np.clip(dist, abs(thigh_m - shin_m) + 1e-9, thigh_m + shin_m)  # (t 1)
+    along = (thigh_m**2 - shin_m**2 + reach**2) / (2 * reach)  # distance from the hip to the circle's centre
+    radius = np.sqrt(np.maximum(thigh_m**2 - along**2, 0.0))
+    hint = knee_hint - hip
+    side = hint - np.sum(hint * unit_axis, axis=-1, keepdims=True) * unit_axis  # the hint's bend direction
+    side = side / np.maximum(np.linalg.norm(side, axis=-1, keepdims=True), 1e-9)
+    return hip + along * unit_axis + radius * side

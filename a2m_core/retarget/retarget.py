@@ -17,7 +17,7 @@ import pinocchio as pin
 
 from a2m_core.errors import InputError
 from a2m_core.motion.motion import Motion
-from a2m_core.retarget.feet import ContactConfig, floor_lift, pin_planted_targets, planted
+from a2m_core.retarget.feet import ContactConfig, floor_lift, pin_planted_targets, planted, rebend_knee
 from a2m_core.retarget.ik import IKConfig, KeypointIK
 from a2m_core.retarget.keypoint_map import KeypointMap
 from a2m_core.retarget.robot import ROOT_NQ, RobotModel
@@ -100,6 +100,14 @@ def _build_problem(motion: Motion, robot: RobotModel, keypoint_map: KeypointMap,
     targets[..., 2] -= np.median(float_m)
     for f in range(2):
         pin_planted_targets(targets, gains, flags[:, f], members[f], standing[members[f]], config.contact.weight_gain)
+        ankle = min(members[f], key=lambda k: kp_joints[k])  # the foot keypoint nearest the hip
+        knee = parents[ankle]
+        hip = parents[knee] if knee >= 0 else -1
+        if hip >= 0 and flags[:, f].any():
+            on = flags[:, f]
+            targets[on, knee] = rebend_knee(targets[on, hip], targets[on, ankle], targets[on, knee],
+                                            np.linalg.norm(robot_points[knee] - robot_points[hip]),
+                                            np.linalg.norm(robot_points[ankle] - robot_points[knee]))
     return _Problem(targets=targets, rotations=rotations, gains=gains, planted=flags, scale=float(scale),
                     root=parents.index(-1))
 

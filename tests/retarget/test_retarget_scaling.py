@@ -68,3 +68,24 @@ def test_target_frames_are_rotations_with_the_named_axes(g1_map, fixture_motion)
     np.testing.assert_allclose(rotations[:, pelvis, :, 1], hips / np.linalg.norm(hips, axis=-1, keepdims=True))
     foot = g1_map.keypoint_names.index("left_foot")
     np.testing.assert_allclose(rotations[:, foot, :, 2], np.broadcast_to([0.0, 0.0, 1.0], (10, 3)), atol=1e-12)
+
+
+def test_rebent_knee_joins_hip_and_ankle_at_the_robot_lengths():
+    from a2m_core.retarget.feet import rebend_knee
+
+    rng = np.random.default_rng(0)
+    hip = rng.normal(size=(50, 3))
+    ankle = hip + rng.normal(size=(50, 3)) * 0.25  # mostly within reach of 0.3 + 0.3
+    hint = (hip + ankle) / 2 + rng.normal(size=(50, 3)) * 0.1
+    knee = rebend_knee(hip, ankle, hint, 0.3, 0.3)
+    reachable = np.linalg.norm(ankle - hip, axis=-1) < 0.6
+    np.testing.assert_allclose(np.linalg.norm(knee - hip, axis=-1), 0.3, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(knee - ankle, axis=-1)[reachable], 0.3, atol=1e-9)
+    # bent towards the hint: the knee and the hint lie on the same side of the hip-ankle line
+    axis = (ankle - hip) / np.linalg.norm(ankle - hip, axis=-1, keepdims=True)
+
+    def off_axis(p):
+        v = p - hip
+        return v - np.sum(v * axis, axis=-1, keepdims=True) * axis
+
+    assert np.all(np.sum(off_axis(knee) * off_axis(hint), axis=-1)[reachable] > 0)
