@@ -31,6 +31,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from a2m_core.errors import InputError
+    from training.evaluate import EvalConfig, evaluate, write_report
+
+    evaluator = args.evaluator or args.model / "evaluator"
+    if not (evaluator / "config.json").is_file():
+        raise InputError(f"no evaluator at {evaluator}: pass --evaluator DIR (from `a2m train evaluator`, DIR/model)")
+    if args.report.suffix.lower() != ".md":
+        raise InputError(f"--report {args.report}: expected a .md path (the JSON goes beside it)")
+    config = EvalConfig(split=args.split, repeats=args.repeats, noise_snr_db=args.noise_snr,
+                        resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
+                        mm_generations=args.mm_generations, seed=args.seed,
+                        styles=tuple(args.styles.split(",")))
+    result = evaluate(args.model, args.data, evaluator, config)
+    command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report, data = write_report(result, args.report, command)
+    m = result["metrics"]
+    print(f"{report} (+ {data.name}): R-top1 {m['r_top1']['mean']:.3f}, FID {m['fid']['mean']:.3f}, "
+          f"MM-Dist {m['mm_dist']['mean']:.3f}")
+    return 0
+
+
 def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train one stage of the model (or the evaluator) on a dataset folder",
@@ -51,3 +76,23 @@ def register(subparsers) -> None:
     train.add_argument("--batch-size", type=int, help="override loop.batch_size (global over all processes)")
     train.add_argument("--seed", type=int, help="override loop.seed")
     train.set_defaults(func=_train)
+
+    ev = subparsers.add_parser(
+        "eval", help="measure a model with the paper's metrics (R-precision, FID, MM-Dist, Diversity, MModality)",
+        description="Generate motion for every utterance of a dataset split (at ground-truth lengths) and compare it "
+                    "with the real motion through the contrastive evaluator; repeated, with 95%% intervals. Writes a "
+                    "Markdown table and a JSON beside it.")
+    ev.add_argument("--model", type=Path, required=True, help="model folder")
+    ev.add_argument("--data", type=Path, required=True, help="dataset folder (with audio manifests and splits)")
+    ev.add_argument("--evaluator", type=Path, help="evaluator folder (default MODEL/evaluator)")
+    ev.add_argument("--split", default="test", choices=("train", "val", "test"), help="default test")
+    ev.add_argument("--styles", default="original,oral", help="utterance styles, comma-separated (default both)")
+    ev.add_argument("--noise-snr", type=float, help="add white noise at this SNR in dB first")
+    ev.add_argument("--resample-from", type=int, help="as if recorded at this rate in Hz (e.g. 12000)")
+    ev.add_argument("--repeats", type=int, default=20, help="repeats for the confidence interval (default 20)")
+    ev.add_argument("--limit", type=int, help="a fixed random subset of this many utterances (default all)")
+    ev.add_argument("--mm-conditions", type=int, default=100, help="utterances for MultiModality (0 skips it)")
+    ev.add_argument("--mm-generations", type=int, default=30, help="generations per MultiModality condition")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--report", type=Path, required=True, help="output .md (a .json is written beside it)")
+    ev.set_defaults(func=_eval)

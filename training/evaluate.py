@@ -1,0 +1,225 @@
+"""`a2m eval`: a model on a dataset split with the paper's metrics, repeated, with 95 % intervals.
+
+Protocol (T2M's, as MoMask and the paper run it): every test utterance's motion is generated at
+the ground-truth length; per repeat the utterances are shuffled into batches of 32 for
+R-precision, the whole set gives FID against the real motions, and 300 random pairs give
+Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
+utterances. Audio can be degraded first (white noise at an exact SNR; a lower recording rate),
+and a text-conditioned model reads the captions instead. Metrics use the contrastive evaluator
+(training/evaluator); "real" rows measure the ground-truth motion with the same evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from a2m_core.errors import InputError
+from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: str = "test"
+    repeats: int = 20
+    batch_size: int = 32  # the R-precision batch and the generation batch
+    noise_snr_db: float | None = None
+    resample_from_hz: int | None = None
+    limit: int | None = None  # evaluate a fixed random subset of this many utterances
+    styles: tuple[str, ...] = ("original", "oral")
+    mm_conditions: int = 100
+    mm_generations: int = 30
+    num_iters: int = 10
+    cfg_scale: float = 4.0
+    res_cfg_scale: float = 5.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1 or self.batch_size < 2 or (self.limit is not None and self.limit < self.batch_size):
+            raise InputError(f"need repeats >= 1, batch_size >= 2 and limit >= batch_size, got {self.repeats}, "
+                             f"{self.batch_size}, {self.limit}")
+        if self.mm_conditions < 0 or (self.mm_conditions and self.mm_generations < 10):
+            raise InputError(f"MultiModality needs mm_generations >= 10 (or mm_conditions 0 to skip), got "
+                             f"{self.mm_generations}")
+
+
+@dataclass
+class _Utterance:
+    audio: np.ndarray
+    caption: str
+    motion: np.ndarray  # (t f) normalised with the dataset's statistics
+    length: int
+
+
+def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
+    from training.data.augment import add_noise, through_rate
+
+    if config.resample_from_hz is not None:
+        audio = through_rate(audio, 16000, config.resample_from_hz)
+    if config.noise_snr_db is not None:
+        audio = add_noise(audio, config.noise_snr_db, np.random.default_rng([config.seed, index]))
+    return audio.astype(np.float32)
+
+
+def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
+    from training.stage_data import Utterances
+
+    dataset = Utterances(data, config.split, random_crop=False, styles=config.styles)
+    order = np.arange(len(dataset))
+    if config.limit is not None and config.limit < len(order):
+        order = np.sort(np.random.default_rng(config.seed).choice(len(order), config.limit, replace=False))
+    utterances = []
+    for index in order:
+        item = dataset[int(index)]
+        length = int(item["length"])
+        utterances.append(_Utterance(_degrade(item["audio"].numpy(), config, int(index)), item["caption"],
+                                     item["motion"][:length].numpy(), length))
+    return utterances
+
+
+class _Generator:
+    """Batches of utterances -> generated motion (normalised with the dataset's statistics)."""
+
+    def __init__(self, model, data_stats: tuple[np.ndarray, np.ndarray], config: EvalConfig):
+        self.model, self.config = model, config
+        mean, std = model.normalization if model.normalization is not None else data_stats
+        self.to_data = (torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32)),
+                        torch.from_numpy(data_stats[0].astype(np.float32)), torch.from_numpy(data_stats[1].astype(np.float32)))
+        self.seconds, self.samples = 0.0, 0
+
+    @torch.no_grad()
+    def __call__(self, batch: list[_Utterance], seed: int) -> list[np.ndarray]:
+        from a2m_core.generation import generate, generate_from_condition, make_noise
+
+        model = self.model
+        lengths = torch.tensor([u.length for u in batch])
+        noise = make_noise(model, len(batch), self.config.num_iters, seed=seed)
+        options = dict(num_iters=self.config.num_iters, cfg_scale=self.config.cfg_scale,
+                       res_cfg_scale=self.config.res_cfg_scale)
+        started = time.perf_counter()
+        if model.config.condition_input == "text":
+            cond, cond_valid = model.encode_text([u.caption for u in batch])
+            out = generate_from_condition(model, cond, cond_valid, lengths, noise, **options)
+        else:
+            audio_lens = torch.tensor([len(u.audio) for u in batch])
+            audio = torch.zeros(len(batch), int(audio_lens.max()))
+            for row, u in enumerate(batch):
+                audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
+            out = generate(model, audio, audio_lens, lengths, noise, **options)
+        self.seconds += time.perf_counter() - started
+        self.samples += len(batch)
+        model_mean, model_std, data_mean, data_std = self.to_data
+        features = (out.features * model_std + model_mean - data_mean) / data_std  # (b t f) in the data's units
+        return [features[row, :int(out.lengths[row])].numpy() for row in range(len(batch))]
+
+
+@torch.no_grad()
+def _embed_motion(evaluator, motions: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    rows = []
+    for start in range(0, len(motions), batch_size):
+        chunk = motions[start:start + batch_size]
+        lengths = torch.tensor([len(m) for m in chunk])
+        padded = torch.zeros(len(chunk), int(lengths.max()), chunk[0].shape[1])
+        for row, m in enumerate(chunk):
+            padded[row, :len(m)] = torch.from_numpy(m)
+        rows.append(evaluator.embed_motion(padded, lengths).numpy())
+    return np.concatenate(rows)
+
+
+def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path, config: EvalConfig,
+             progress: bool = True) -> dict:
+    """All metrics of a model on a dataset split; a JSON-able dict (see write_report)."""
+    from tqdm import tqdm
+
+    from a2m_core.model import AudioToMotion
+    from a2m_core.motion.features import Normalizer
+    from training.evaluator.model import Evaluator
+
+    data = Path(data)
+    model = AudioToMotion.load(model_dir)
+    evaluator = Evaluator.load(evaluator_dir)
+    stats = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
+    utterances = _load_utterances(data, config)
+    if len(utterances) < config.batch_size:
+        raise InputError(f"split {config.split!r} of {data} has {len(utterances)} utterances; R-precision needs "
+                         f"at least {config.batch_size}")
+    generator = _Generator(model, (stats.mean, stats.std), config)
+    with torch.no_grad():
+        text = evaluator.embed_text([u.caption for u in utterances]).numpy()
+    real = _embed_motion(evaluator, [u.motion for u in utterances])
+    mm_items = utterances[:config.mm_conditions]
+    values: dict[str, list[float]] = {}
+    bar = tqdm(total=config.repeats, desc="eval repeats", disable=not progress)
+    for repeat in range(config.repeats):
+        rng = np.random.default_rng([config.seed, repeat])
+        generated = [None] * len(utterances)
+        for b, start in enumerate(range(0, len(utterances), config.batch_size)):
+            rows = list(range(start, min(start + config.batch_size, len(utterances))))
+            for row, motion in zip(rows, generator([utterances[r] for r in rows], seed=repeat * 100_003 + b)):
+                generated[row] = motion
+        gen = _embed_motion(evaluator, generated)
+        order = rng.permutation(len(utterances))  # batches of 32 for R-precision differ per repeat
+        top = r_precision(text[order], gen[order], batch_size=config.batch_size)
+        real_top = r_precision(text[order], real[order], batch_size=config.batch_size)
+        sample = {"r_top1": top[0], "r_top2": top[1], "r_top3": top[2], "fid": frechet_distance(real, gen),
+                  "mm_dist": matching_score(text, gen),
+                  "diversity": diversity(gen, rng, min(300, len(gen))),
+                  "real_r_top1": real_top[0], "real_r_top2": real_top[1], "real_r_top3": real_top[2],
+                  "real_mm_dist": matching_score(text, real), "real_diversity": diversity(real, rng, min(300, len(real)))}
+        if mm_items and config.mm_conditions:
+            per_condition = []
+            for c, item in enumerate(mm_items):
+                motions = []
+                for start in range(0, config.mm_generations, config.batch_size):
+                    count = min(config.batch_size, config.mm_generations - start)
+                    motions += generator([item] * count, seed=10**9 + repeat * 10_007 + c * 101 + start)
+                per_condition.append(_embed_motion(evaluator, motions))
+            sample["multimodality"] = multimodality(np.stack(per_condition), rng)
+        for key, value in sample.items():
+            values.setdefault(key, []).append(float(value))
+        bar.update(1)
+    bar.close()
+    return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
+            "num_utterances": len(utterances), "condition_input": model.config.condition_input,
+            "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
+            "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
+
+
+_ROWS = (("r_top1", "R-prec top-1 ↑"), ("r_top2", "R-prec top-2 ↑"), ("r_top3", "R-prec top-3 ↑"), ("fid", "FID ↓"),
+         ("mm_dist", "MM-Dist ↓"), ("diversity", "Diversity →"), ("multimodality", "MultiModality ↑"))
+
+
+def _cell(estimate: dict) -> str:
+    return f"{estimate['mean']:.3f} ± {estimate['ci95']:.3f}"
+
+
+def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Path]:
+    """The metrics table as Markdown at `path` and the whole result as JSON beside it (same name, .json)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = result["metrics"]
+    config = result["config"]
+    conditions = [f"split {config['split']}", f"{result['num_utterances']} utterances", f"{config['repeats']} repeats"]
+    if config["noise_snr_db"] is not None:
+        conditions.append(f"white noise at {config['noise_snr_db']:g} dB SNR")
+    if config["resample_from_hz"] is not None:
+        conditions.append(f"recorded at {config['resample_from_hz']} Hz")
+    lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
+             f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
+             f"{result['condition_input']} condition; ground-truth lengths; "
+             f"{result['samples_per_s']:.2f} generated samples/s here.", "",
+             "| metric | generated | real motion |", "|---|---|---|"]
+    for key, name in _ROWS:
+        if key in metrics:
+            real = metrics.get(f"real_{key}")
+            lines.append(f"| {name} | {_cell(metrics[key])} | {_cell(real) if real else '-'} |")
+    lines += ["", "± is the half-width of the 95 % confidence interval over the repeats."]
+    path.write_text("\n".join(lines) + "\n")
+    json_path = path.with_suffix(".json")
+    json_path.write_text(json.dumps({**result, "command": command}, indent=2) + "\n")
+    return path, json_path
