@@ -56,6 +56,10 @@ def test_dataloader_workers_draw_different_crops(corpus):
     items = list(loader)  # worker 0 gets the first copy of each utterance, worker 1 the second
     same = [torch.equal(a["motion"], b["motion"]) for a, b in zip(items[0::2], items[1::2])]
     assert not all(same)  # one shared random stream would crop both copies alike
+    data.rng = np.random.default_rng(5)  # a caller's generator is kept (per-item seeding)
+    first = data[0]["motion"]
+    data.rng = np.random.default_rng(5)
+    assert torch.equal(data[0]["motion"], first)
 
 
 def test_evaluation_takes_the_clip_from_its_start(corpus):

@@ -113,6 +113,7 @@ class MotionAudioDataset:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._rng_worker: int | None = None  # the DataLoader worker whose seed _rng comes from
+        self._rng_given = False  # a caller set `rng` (e.g. seeded per item): keep theirs
         split_file = self.root / f"{config.split}.txt"
         if not split_file.is_file():
             raise InputError(f"{split_file} not found; expected the dataset's split files (train/val/test.txt)")
@@ -168,10 +169,15 @@ class MotionAudioDataset:
         from torch.utils.data import get_worker_info
 
         info = get_worker_info()
-        if info is not None and info.id != self._rng_worker:
+        if info is not None and info.id != self._rng_worker and not self._rng_given:
             self._rng = np.random.default_rng([self.seed, info.seed % 2**32])
             self._rng_worker = info.id
         return self._rng
+
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        """Use this generator from now on (no per-worker reseeding), e.g. one seeded per item."""
+        self._rng, self._rng_given = generator, True
 
     def __len__(self) -> int:
         return len(self.entries)
