@@ -86,7 +86,8 @@ class WavLMFrontend(nn.Module):
             mean = (audio * valid).sum(1, keepdim=True) / count
             var = (((audio - mean) * valid) ** 2).sum(1, keepdim=True) / count
             audio = (audio - mean) / torch.sqrt(var + 1e-7) * valid
-        # Group-norm WavLMs (Base, Base+) were trained on zero-padded batches without a mask.
+        # Group-norm WavLMs (Base, Base+) were trained on zero-padded batches without a mask; their
+        # first layer normalises over the padded length, so padding shifts valid frames slightly.
         mask = valid.long() if self.wavlm.config.feat_extract_norm == "layer" else None
         hidden = self.wavlm(audio, attention_mask=mask).last_hidden_state  # (b n 768)
         feat_lens = self.wavlm._get_feat_extract_output_lengths(audio_lens).to(audio_lens.dtype)
