@@ -8,7 +8,8 @@ import pytest
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.skeleton import HUMANML3D
 from training.data.actions import GENERATORS, generate
-from training.data.plausibility import check_motion, foot_skating
+from a2m_core.motion.metrics import foot_skating
+from training.data.plausibility import check_motion
 from training.data.sequences import MAX_FRAMES, MIN_FRAMES, sample_clip, sample_specs, sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import FIELDS, concat, render, still, transformed
@@ -19,7 +20,7 @@ FIXTURE = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "humanml3d"
 def _fixture_skate_ratio() -> float:
     if not FIXTURE.is_file():
         pytest.skip(f"HumanML3D fixture absent ({FIXTURE}): cannot compare foot skating with real data")
-    return foot_skating(np.load(FIXTURE), 20.0).skate_ratio
+    return foot_skating(np.load(FIXTURE), HUMANML3D)
 
 
 def test_library_covers_the_issue_list():
@@ -38,7 +39,7 @@ def test_every_action_is_plausible_and_ends_in_its_neutral_pose(kind):
         spec = sample_spec(ACTION_KINDS[kind], rng)
         track = generate(spec, rng)
         joints = render(track)
-        report = check_motion(joints, 20.0, max_skate_ratio=limit)
+        report = check_motion(joints, max_skate_ratio=limit)
         assert report.problems == (), (spec, report)
         for index, pose in ((0, spec.action_kind.start_pose), (-1, spec.action_kind.end_pose)):
             ref = still(1, pose)
@@ -76,7 +77,7 @@ def test_amplitude_and_duration_parameters():
     normal = generate(ActionSpec("walk", direction="forward", count=4), np.random.default_rng(1))
     assert abs(slow.num_frames - 1 - 1.5 * (normal.num_frames - 1)) <= 1
     assert np.allclose(slow.root[-1], normal.root[-1])  # same path, more time
-    assert check_motion(render(slow), 20.0, 0.05).problems == ()
+    assert check_motion(render(slow), 0.05).problems == ()
     clap = generate(ActionSpec("clap", count=2, amplitude=1.4), np.random.default_rng(2))
     assert np.array_equal(clap.rot, generate(ActionSpec("clap", count=2), np.random.default_rng(2)).rot)  # hands meet
     with pytest.raises(ValueError, match="amplitude"):
@@ -94,7 +95,7 @@ def test_clips_have_dataset_lengths_valid_pose_chains_and_no_jumps():
             assert a.action_kind.end_pose == b.action_kind.start_pose
         step = np.linalg.norm(np.diff(clip.joints, axis=0), axis=-1).max()
         assert step < 0.5, clip.specs  # nothing faster than a sprinter's swinging foot (10 m/s): joins are smooth
-        assert check_motion(clip.joints, 20.0, limit).problems == ()
+        assert check_motion(clip.joints, limit).problems == ()
 
 
 def test_joins_between_actions_do_not_jump():
@@ -128,7 +129,7 @@ def test_short_sequences_are_padded_to_two_seconds():
 def test_skating_is_below_the_real_humanml3d_clip():
     real = _fixture_skate_ratio()
     rng = np.random.default_rng(4)
-    ratios = [foot_skating(sample_clip(rng).joints, 20.0).skate_ratio for _ in range(20)]
+    ratios = [foot_skating(sample_clip(rng).joints, HUMANML3D) for _ in range(20)]
     assert max(ratios) < real
 
 

@@ -1,8 +1,8 @@
 """Checks that a motion is physically plausible: bone lengths, floor contact, foot skating, joint ranges.
 
-Foot skating follows the usual definition in motion-generation papers: a foot joint (ankle or
-toe) that stays within 5 cm of the floor on two consecutive frames is in contact; it skates
-when it moves more than 2.5 cm horizontally between those frames (0.5 m/s at 20 fps).
+Foot skating is the project's one definition, `a2m_core.motion.metrics.foot_skating` (GMD's ratio:
+share of frame steps in which a toe within 5 cm of the floor slides faster than 0.5 m/s), so the
+corpus, generated motion and the real HumanML3D clip are measured alike.
 """
 
 from __future__ import annotations
@@ -11,31 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from a2m_core.motion.metrics import foot_skating
 from a2m_core.motion.skeleton import HUMANML3D, Skeleton
-
-CONTACT_HEIGHT_M = 0.05
-SKATE_STEP_M = 0.025
-
-
-@dataclass(frozen=True)
-class SkatingStats:
-    """How much the feet slide while on the floor."""
-
-    skate_ratio: float  # skating contact steps / contact steps
-    contact_speed_m_s: float  # mean horizontal speed of foot joints in contact
-    num_contacts: int
-
-
-def foot_skating(joints: np.ndarray, fps: float, skeleton: Skeleton = HUMANML3D) -> SkatingStats:
-    """Skating of the ankle and toe joints: joints (t j 3), Y up, metres."""
-    feet = joints[:, [*skeleton.foot_left, *skeleton.foot_right]]  # (t 4 3)
-    height = feet[..., 1] - joints[..., 1].min()  # (t 4)
-    step = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1)  # (t-1 4)
-    contact = (height[1:] < CONTACT_HEIGHT_M) & (height[:-1] < CONTACT_HEIGHT_M)
-    num = int(contact.sum())
-    if num == 0:
-        return SkatingStats(0.0, 0.0, 0)
-    return SkatingStats(float((step[contact] > SKATE_STEP_M).mean()), float(step[contact].mean() * fps), num)
 
 
 def bone_length_spread(joints: np.ndarray, skeleton: Skeleton = HUMANML3D) -> float:
@@ -61,12 +38,12 @@ class PlausibilityReport:
     min_knee_deg: float
     min_elbow_deg: float
     knee_backward_m: float  # largest backward bend of a knee (hyperextension), metres
-    skating: SkatingStats
+    skate_ratio: float  # a2m_core.motion.metrics.foot_skating
     problems: tuple[str, ...]
 
 
-def check_motion(joints: np.ndarray, fps: float, max_skate_ratio: float) -> PlausibilityReport:
-    """Measure a HumanML3D-skeleton clip (t 22 3) and list what is out of human range."""
+def check_motion(joints: np.ndarray, max_skate_ratio: float) -> PlausibilityReport:
+    """Measure a HumanML3D-skeleton clip (t 22 3, metres, floor at y = 0) and list what is out of human range."""
     j = np.asarray(joints, dtype=np.float64)
     floor = j[:, [7, 8, 10, 11], 1].min()
     knees = [_interior_angle(j[:, hip], j[:, knee], j[:, ankle]) for hip, knee, ankle in ((1, 4, 7), (2, 5, 8))]
@@ -85,7 +62,7 @@ def check_motion(joints: np.ndarray, fps: float, max_skate_ratio: float) -> Plau
         min_knee_deg=float(min(k.min() for k in knees)),
         min_elbow_deg=float(min(e.min() for e in elbows)),
         knee_backward_m=backward,
-        skating=foot_skating(j, fps),
+        skate_ratio=foot_skating(j, HUMANML3D),
     )
     problems = []
     if report["bone_spread_m"] > 1e-4:
@@ -97,6 +74,6 @@ def check_motion(joints: np.ndarray, fps: float, max_skate_ratio: float) -> Plau
                         "folded past the human range")
     if backward > 0.03:
         problems.append(f"a knee bends backwards by {backward:.3f} m")
-    if report["skating"].skate_ratio > max_skate_ratio:
-        problems.append(f"foot skating ratio {report['skating'].skate_ratio:.3f} > {max_skate_ratio:.3f}")
+    if report["skate_ratio"] > max_skate_ratio:
+        problems.append(f"foot skating ratio {report['skate_ratio']:.3f} > {max_skate_ratio:.3f}")
     return PlausibilityReport(**report, problems=tuple(problems))
