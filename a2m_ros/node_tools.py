@@ -57,6 +57,10 @@ def run(make_node: Callable[[], Node], argv: list[str] | None = None, num_thread
     except (ValueError, ParameterException) as exc:  # InputError, or a parameter out of its range or choices
         print(f"[ERROR] {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut rclpy down while the node was still starting (loading the model)
     finally:
         if node is not None:
             node.destroy_node()

@@ -118,6 +118,10 @@ def _up(args: argparse.Namespace) -> int:
             pass
         except ValueError as exc:  # a bad parameter in the file or on the command line
             raise InputError(str(exc)) from None
+        except Exception:
+            if rclpy.ok():
+                raise
+            # Ctrl-C shut rclpy down while the nodes were still starting (loading the model)
         finally:
             for node in reversed(nodes):
                 node.destroy_node()

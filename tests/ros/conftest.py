@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from ros_helpers import NodeProcess, Probe
+from ros_helpers import NodeProcess, Probe, PulseServer
 
 
 def _need_interfaces() -> None:
@@ -76,8 +77,6 @@ def start_node(ros_env, tmp_path):
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory):
     """speech(text, voice) -> path of a 16 kHz mono WAV of espeak-ng speech."""
-    import shutil
-
     from a2m_core.audio.io import load_audio, save_wav
 
     if shutil.which("espeak-ng") is None:
@@ -99,3 +98,14 @@ def probe(rclpy_context):
     p = Probe(rclpy_context)
     yield p
     p.close()
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("pulseaudio/paplay absent: scripts/setup.sh installs them (apt)")
+    folder = tmp_path / "pulse"
+    folder.mkdir()
+    server = PulseServer(folder)
+    yield server
+    server.stop()

@@ -67,3 +67,26 @@ def test_ros_bench_times_end_of_speech_to_trajectory(ros_env):
     # the VAD must hear hangover_s (0.5 s) of silence before the utterance ends: no answer comes sooner
     assert all(500 <= ms < 60000 for ms in latencies_ms), latencies_ms
     assert "end of speech -> trajectory: median" in run.stdout
+
+
+@pytest.mark.slow
+def test_ros_up_with_the_microphone_until_ctrl_c(ros_env, pulse, speech, tmp_path):
+    """`a2m ros up --mic` through the PulseAudio null sink: speech in, a video out, SIGINT exits 0."""
+    import signal
+    import time
+
+    from ros_helpers import NodeProcess, wait_for
+
+    pulse.start()
+    env = dict(ros_env, PULSE_SERVER=pulse.address)
+    up = NodeProcess([sys.executable, "-m", "a2m_core.cli.main", "ros", "up", "--mic", "--mic-device", "pulse",
+                      "--preset", "tiny", "--out", str(tmp_path / "out")], env, tmp_path / "up.log")
+    try:
+        wait_for(lambda: "recording from 'pulse'" in up.log(), 60, f"the microphone to open: {up.log()}")
+        assert pulse.play(speech("walk in a circle")).wait(30) == 0
+        wait_for(lambda: (tmp_path / "out" / "utterance_001.mp4").exists() or up.proc.poll() is not None, 60,
+                 f"the video of the spoken instruction: {up.log()}")
+        time.sleep(0.5)
+    finally:
+        assert up.stop(signal.SIGINT, timeout_s=60) == 0, up.log()  # torch's teardown takes seconds on a busy box
+    assert (tmp_path / "out" / "utterance_001.mp4").stat().st_size > 1000

@@ -6,9 +6,7 @@ time, and the motion node answers with a trajectory."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,49 +15,6 @@ from a2m_core.audio.io import load_audio, save_wav
 from ros_helpers import Probe, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-
-class PulseServer:
-    def __init__(self, folder):
-        self.socket = folder / "native"
-        self.log = folder / "pulse.log"
-        self.proc = None
-
-    @property
-    def address(self) -> str:
-        return f"unix:{self.socket}"
-
-    def start(self):
-        self.socket.unlink(missing_ok=True)  # left behind by a killed server
-        env = dict(os.environ, HOME=str(self.socket.parent), XDG_RUNTIME_DIR=str(self.socket.parent))
-        self.proc = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-             "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-             "-L", "module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le",
-             "-L", "module-remap-source source_name=vmic master=vsink.monitor"],
-            env=env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
-        wait_for(lambda: subprocess.run(["pactl", "--server", self.address, "info"], capture_output=True).returncode == 0,
-                 20, f"PulseAudio to listen on {self.socket} (log: {self.log})")
-        subprocess.run(["pactl", "--server", self.address, "set-default-source", "vmic"], check=True)
-
-    def play(self, wav) -> subprocess.Popen:
-        return subprocess.Popen(["paplay", "--server", self.address, "--device=vsink", str(wav)])
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def pulse(tmp_path):
-    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
-        pytest.skip("pulseaudio/paplay absent: scripts/setup.sh installs them (apt)")
-    folder = tmp_path / "pulse"
-    folder.mkdir()
-    server = PulseServer(folder)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
