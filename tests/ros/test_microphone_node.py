@@ -5,7 +5,6 @@ time, and the motion node answers with a trajectory."""
 
 from __future__ import annotations
 
-import os
 import signal
 
 import numpy as np
