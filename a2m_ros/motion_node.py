@@ -361,6 +361,9 @@ class MotionNode(Node):
                 audio = chunk_samples(goal.audio)  # (n c)
                 check_samples(audio, what="goal audio")
                 audio = resample(to_mono(audio), check_sample_rate(goal.audio.sample_rate), SAMPLE_RATE_HZ)
+                if len(audio) > self.cfg.segmenter.max_utterance_s * SAMPLE_RATE_HZ:
+                    raise InputError(f"goal audio is {len(audio) / SAMPLE_RATE_HZ:.1f} s, longer than max_utterance_s "
+                                     f"({self.cfg.segmenter.max_utterance_s:g} s): send one instruction per goal")
         except InputError as exc:
             result.message = str(exc)
             self._reject(0, f"goal rejected: {exc}")

@@ -200,6 +200,13 @@ def test_generate_motion_action_feedback_result_and_cancel(motion_node, probe, i
     result_future = handle.get_result_async()
     wait_for(result_future.done, 60, "the cancelled goal's result")
     assert result_future.result().status == 5  # CANCELED
+    # a recording longer than max_utterance_s (6 s here) is refused with the reason, not generated from
+    long_goal = GenerateMotion.Goal(audio=audio_chunk(np.tile(instruction, 3), 16000, Header()))
+    send = probe.action.send_goal_async(long_goal)
+    wait_for(send.done, 20, "the long goal")
+    result_future = send.result().get_result_async()
+    wait_for(result_future.done, 20, "the long goal's result")
+    assert result_future.result().status == 6 and "max_utterance_s" in result_future.result().result.message
     # text goals are refused with a reason (no text model loaded)
     send = probe.action.send_goal_async(GenerateMotion.Goal(text="wave"))
     wait_for(send.done, 20, "the text goal")
