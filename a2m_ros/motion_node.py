@@ -151,7 +151,8 @@ class MotionNode(Node):
         self._playback_lock = threading.Lock()
 
         try:  # before subscribing: torch's import and the model load hold the GIL for seconds
-            self._load_pipeline()
+            rest = self._load_pipeline().rest_clip()
+            self._playback = (rest, time.monotonic())  # robot_state_publisher gets a pose before any motion
         except InputError as exc:
             self._reject(0, str(exc))
         # Sensor-data QoS (best effort, so it matches any microphone), with a deeper reader queue

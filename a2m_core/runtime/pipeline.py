@@ -16,6 +16,7 @@ import numpy as np
 from a2m_core.motion.avatar import avatar_joint_angle_array, avatar_joint_names
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros
+from a2m_core.motion.kinematics import rest_offsets
 from a2m_core.motion.motion import Motion
 from a2m_core.motion.skeleton import Skeleton
 
@@ -72,9 +73,23 @@ class MotionPipeline:
 
     def clip_from_features(self, features: np.ndarray) -> MotionClip:
         """Raw features (t d) -> MotionClip."""
+        return self.clip_from_joints(self.codec.decode(features), features)
+
+    def clip_from_joints(self, joints: np.ndarray, features: np.ndarray | None = None) -> MotionClip:
+        """Joint positions (t j 3), dataset frame and units -> MotionClip."""
         skeleton = self.generator.skeleton
-        joints = self.codec.decode(features)  # (t j 3) dataset frame and units
         values = avatar_joint_angle_array(joints, skeleton)  # (t k), columns in joint_names order
         joints_ros = positions_to_ros(joints) * metres_per_unit(skeleton)  # (t j 3) metres
-        return MotionClip(self.joint_names, values.astype(np.float32), joints_ros.astype(np.float32),
-                          skeleton.fps, Motion(joints, skeleton, np.asarray(features, np.float32)))
+        motion = Motion(np.asarray(joints, np.float32), skeleton, None if features is None else np.asarray(features, np.float32))
+        return MotionClip(self.joint_names, values.astype(np.float32), joints_ros.astype(np.float32), skeleton.fps, motion)
+
+    def rest_clip(self) -> MotionClip:
+        """One frame of the skeleton's rest pose standing on the ground: what the avatar shows before any motion."""
+        skeleton = self.generator.skeleton
+        offsets = rest_offsets(skeleton)  # (j 3) from each joint's parent, dataset frame
+        joints = np.zeros_like(offsets)
+        for joint, parent in enumerate(skeleton.parents):
+            if parent >= 0:
+                joints[joint] = joints[parent] + offsets[joint]
+        joints[:, 1] -= joints[:, 1].min()  # lowest joint on the ground (dataset Y is up)
+        return self.clip_from_joints(joints[None])

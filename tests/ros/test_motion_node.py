@@ -57,6 +57,11 @@ def urdf_movable_joints() -> list[str]:
 
 def test_speech_becomes_a_trajectory_with_status(motion_node, probe, instruction):
     probe.wait_connected()
+    # before any motion, joint_states hold the rest pose standing on the ground (for robot_state_publisher)
+    wait_for(lambda: probe.joint_states, 10, "joint_states of the rest pose")
+    rest = dict(zip(probe.joint_states[0].name, probe.joint_states[0].position))
+    assert rest["root_z"] == pytest.approx(0.83, abs=0.05)
+    assert all(abs(v) < 1e-6 for name, v in rest.items() if name != "root_z")
     before = last_id(probe)
     probe.send(with_silence(instruction), speed=2.0)
     wait_for(lambda: last_id(probe) > before, 30, "an utterance to be accepted")

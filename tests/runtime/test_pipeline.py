@@ -48,3 +48,11 @@ def test_generation_config_is_validated():
 def test_runtime_is_ros_free():
     code = "import a2m_core.runtime.pipeline, a2m_core.audio.segmentation, sys; assert 'rclpy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rest_clip_stands_on_the_ground(pipeline):
+    clip = pipeline.rest_clip()
+    assert clip.num_frames == 1 and clip.joints[0, :, 2].min() == pytest.approx(0.0, abs=1e-6)
+    values = dict(zip(clip.joint_names, clip.positions[0]))
+    assert values["root_z"] == pytest.approx(clip.joints[0, 0, 2], abs=1e-6) and values["root_z"] > 0.5
+    assert all(abs(v) < 1e-6 for name, v in values.items() if name != "root_z")  # rest pose = zero angles
