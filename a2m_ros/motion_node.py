@@ -146,7 +146,6 @@ class MotionNode(Node):
         self._last_reject: dict[str, float] = {}
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.cfg.queue_size)
         self._pipeline: MotionPipeline | None = None
-        self._pipeline_error = ""
         self._playback: tuple[MotionClip, float] | None = None  # (clip, start time)
         self._playback_lock = threading.Lock()
 
@@ -283,7 +282,7 @@ class MotionNode(Node):
             self._publish_clip(job)
 
     def _load_pipeline(self) -> MotionPipeline:
-        """The pipeline, loaded on first use (and again after a failure, so a fixed model file is picked up)."""
+        """The pipeline, loaded at start and, after a failure, tried again for each utterance (a fixed model is picked up)."""
         if self._pipeline is None:
             cfg = self.cfg
             try:
