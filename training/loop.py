@@ -55,13 +55,14 @@ class LoopConfig:
     seed: int = 0
     amp: bool = True  # bf16 autocast where CUDA is used; ignored on CPU
     num_workers: int = 0  # DataLoader worker processes
+    bucket_batches: int = 0  # > 1: batch items of similar cost (audio length) within runs of this many batches
 
     def __post_init__(self) -> None:
         positive = dict(max_steps=self.max_steps, batch_size=self.batch_size, lr=self.lr,
                         checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints,
                         log_every=self.log_every)
         bad = [f"{k}={v}" for k, v in positive.items() if not v > 0]
-        if bad or self.warmup_steps < 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.num_workers < 0:
+        if bad or min(self.warmup_steps, self.weight_decay, self.grad_clip, self.num_workers, self.bucket_batches) < 0:
             raise ValueError(f"LoopConfig: need positive {', '.join(positive)} and non-negative warmup_steps, "
                              f"weight_decay, grad_clip, num_workers; bad: {bad or 'a non-negative field'}")
 
@@ -91,14 +92,37 @@ def warmup_lr(step: int, config: LoopConfig) -> float:
     return config.lr
 
 
-def batch_indices(num_items: int, step: int, config: LoopConfig, dist: Distributed) -> tuple[int, list[int]]:
+def epoch_order(num_items: int, epoch: int, config: LoopConfig, costs: np.ndarray | None = None) -> np.ndarray:
+    """The items of one epoch's full batches in visiting order: a pure function of (seed, epoch).
+
+    With costs (num_items) and bucket_batches > 1, each run of bucket_batches batches is sorted
+    by cost before it is cut into batches, and those batches are visited in a random order:
+    batches of similar audio length waste little compute on padding.
+    """
+    size = config.batch_size
+    generator = torch.Generator().manual_seed(config.seed + epoch)
+    order = torch.randperm(num_items, generator=generator).numpy()[:num_items // size * size]
+    if costs is None or config.bucket_batches <= 1:
+        return order
+    chunk = size * config.bucket_batches
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        part = part[np.argsort(costs[part], kind="stable")]
+        batches += [part[i:i + size] for i in range(0, len(part), size)]
+    visit = torch.randperm(len(batches), generator=generator).numpy()
+    return np.concatenate([batches[i] for i in visit])
+
+
+def batch_indices(num_items: int, step: int, config: LoopConfig, dist: Distributed,
+                  costs: np.ndarray | None = None) -> tuple[int, list[int]]:
     """The epoch and this process's item indices of global batch `step`: a pure function of (seed, step)."""
     per_epoch = num_items // config.batch_size
     if per_epoch == 0:
         raise InputError(f"the dataset has {num_items} items, fewer than one batch of {config.batch_size}: "
                          "lower batch_size or build more data")
     epoch, position = divmod(step, per_epoch)
-    order = torch.randperm(num_items, generator=torch.Generator().manual_seed(config.seed + epoch))
+    order = epoch_order(num_items, epoch, config, costs)
     global_batch = order[position * config.batch_size:(position + 1) * config.batch_size]
     return epoch, global_batch[dist.rank::dist.world_size].tolist()
 
@@ -106,8 +130,8 @@ def batch_indices(num_items: int, step: int, config: LoopConfig, dist: Distribut
 class SeededItems(torch.utils.data.Dataset):
     """Wraps a dataset so item (epoch, index) draws its randomness from rng(seed, epoch, index).
 
-    The wrapped dataset takes an optional `rng` keyword (a numpy Generator) in `item(index, rng)`,
-    or is a plain dataset without randomness.
+    The wrapped dataset has `item(index, rng)` (rng: a numpy Generator), or is a plain dataset
+    without randomness. It may also have `costs`, an array of per-item costs for bucketing.
     """
 
     def __init__(self, dataset, seed: int):
@@ -123,9 +147,10 @@ class SeededItems(torch.utils.data.Dataset):
         return self.dataset[index]
 
 
-def _batches(num_items: int, start: int, config: LoopConfig, dist: Distributed) -> Iterator[list[tuple[int, int]]]:
+def _batches(num_items: int, start: int, config: LoopConfig, dist: Distributed,
+             costs: np.ndarray | None) -> Iterator[list[tuple[int, int]]]:
     for step in range(start, config.max_steps):
-        epoch, indices = batch_indices(num_items, step, config, dist)
+        epoch, indices = batch_indices(num_items, step, config, dist, costs)
         yield [(epoch, i) for i in indices]
 
 
@@ -256,7 +281,8 @@ def train(stage: nn.Module, dataset, collate: Callable[[list], Any], config: Loo
 
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start)
     loader = torch.utils.data.DataLoader(SeededItems(dataset, config.seed),
-                                         batch_sampler=_batches(len(dataset), start, config, dist),
+                                         batch_sampler=_batches(len(dataset), start, config, dist,
+                                                                getattr(dataset, "costs", None)),
                                          collate_fn=collate, num_workers=config.num_workers,
                                          generator=torch.Generator().manual_seed(config.seed))  # not the global RNG
     end = config.max_steps if stop_after is None else min(config.max_steps, start + stop_after)

@@ -65,6 +65,13 @@ class Utterances:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    @property
+    def costs(self) -> np.ndarray:
+        """Audio file sizes: what a batch's padded length, and so its compute, follows."""
+        if not hasattr(self, "_costs"):
+            self._costs = np.array([e.audio.stat().st_size if e.audio.is_file() else 0 for e in self.dataset.entries])
+        return self._costs
+
     def item(self, index: int, rng: np.random.Generator) -> dict:
         self.dataset.rng = rng
         return self.dataset[index]

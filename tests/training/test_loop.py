@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -17,7 +18,7 @@ from safetensors.torch import load_file
 from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion
 from a2m_core.model.presets import preset_config
-from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, save_checkpoint, warmup_lr
+from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, epoch_order, save_checkpoint, warmup_lr
 from training.runner import RunConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,17 @@ def test_batches_are_a_function_of_seed_and_step_and_shard_the_global_batch():
     assert batch_indices(10, 0, config, Distributed())[1] != batch_indices(10, 2, config, Distributed())[1]
     with pytest.raises(InputError, match="fewer than one batch"):
         batch_indices(3, 0, config, Distributed())
+
+
+def test_bucketing_groups_similar_costs_and_keeps_every_item_once():
+    costs = np.arange(64, dtype=float)[::-1]
+    config = LoopConfig(batch_size=4, bucket_batches=4, seed=1)
+    order = epoch_order(64, 0, config, costs)
+    assert sorted(order.tolist()) == list(range(64))
+    spreads = [np.ptp(costs[order[i:i + 4]]) for i in range(0, 64, 4)]
+    plain = epoch_order(64, 0, LoopConfig(batch_size=4, seed=1))
+    assert max(spreads) < np.mean([np.ptp(costs[plain[i:i + 4]]) for i in range(0, 64, 4)])
+    np.testing.assert_array_equal(order, epoch_order(64, 0, config, costs))
 
 
 def test_warmup_reaches_the_paper_lr_and_stays():
@@ -71,6 +83,7 @@ def test_run_config_rejects_unknown_keys_and_bad_values(tmp_path):
     assert RunConfig.from_dict({"preset": "tiny", "loop": {"batch_size": 8}}).loop.batch_size == 8
 
 
+@pytest.mark.slow
 def test_existing_run_needs_resume(tiny_corpus, tmp_path):
     from training.runner import run_stage
 
