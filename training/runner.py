@@ -79,6 +79,12 @@ def _load_model(init: Path | None, preset: str, data: Path):
     from a2m_core.model import AudioToMotion
     from a2m_core.motion.features import Normalizer
 
+    if init is not None:
+        from training.ship import is_inference_only
+
+        if (init / "model.safetensors").is_file() and is_inference_only(init):
+            raise InputError(f"{init} is an inference-only model folder (no RVQ-VAE encoder, float16): start from "
+                             "the full run folder's model (RUN/model) instead")
     model = AudioToMotion.load(init) if init is not None else AudioToMotion.from_preset(preset)
     normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if normalizer.dim != model.config.rvq_vae.dim_motion:

@@ -87,9 +87,14 @@ def _read_weights(path: Path, device: str) -> dict[str, torch.Tensor]:
                          "re-save or re-download the model") from exc
 
 
+# Only training turns motion into tokens, so a model folder made for inference may leave the
+# RVQ-VAE encoder out (the shipped default model does, to stay small); it then keeps its initial values.
+INFERENCE_OPTIONAL = ("rvq_vae.encoder.",)
+
+
 def _check_state(model: AudioToMotion, state: dict[str, torch.Tensor], path: Path) -> None:
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(INFERENCE_OPTIONAL))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
     if missing or unexpected or wrong:
@@ -129,6 +134,6 @@ def load_model(directory: str | Path, map_location: str | torch.device = "cpu") 
     normalization = _read_normalization(directory, config.rvq_vae.dim_motion)
     model = AudioToMotion(config)
     _check_state(model, state, weights_path)
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)  # _check_state allowed only INFERENCE_OPTIONAL keys to be missing
     model.normalization = normalization
     return model.to(map_location).eval()
