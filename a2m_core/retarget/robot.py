@@ -3,7 +3,8 @@
 The URDF is parsed by pinocchio (urdfdom underneath); meshes are never loaded, so a URDF whose
 meshes live elsewhere still loads. The root link gets a free-flyer joint, so the solver moves
 the whole body (root pose + joints) at once. Only 1-DoF revolute/prismatic joints are supported:
-that is what a joint_trajectory_controller commands.
+that is what a joint_trajectory_controller commands. A RobotModel holds pinocchio's work data:
+use one per thread.
 """
 
 from __future__ import annotations
