@@ -10,18 +10,7 @@ from pathlib import Path
 
 from a2m_core.errors import InputError
 
-PRESET_SEED = 0  # presets get seeded random weights, so their exports are cached by hash across runs
-
-
-def _preset_dir(name: str) -> Path:
-    """A seeded random model of a preset, saved where the backends can load and export it."""
-    import torch
-
-    from a2m_core.model import AudioToMotion
-    from a2m_core.runtime.backends import cache_dir
-
-    torch.manual_seed(PRESET_SEED)
-    return AudioToMotion.from_preset(name).save(cache_dir() / "presets" / name)
+PRESET_SEED = 0  # baselines and --preset get seeded random weights: same files, same cached export
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -39,7 +28,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     from a2m_core.cli.export import DEFAULT_MODEL_DIR
     from a2m_core.model import AudioToMotion
-    from a2m_core.runtime.backends import load_generator
+    from a2m_core.runtime.backends import load_generator, preset_model_dir
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
 
     threads = args.threads or len(os.sched_getaffinity(0))
@@ -47,7 +36,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.model and args.preset:
         raise InputError("give --model or --preset, not both")
     if args.preset:
-        model_dir = _preset_dir(args.preset)
+        model_dir = preset_model_dir(args.preset, PRESET_SEED)
     else:
         model_dir = args.model or DEFAULT_MODEL_DIR
         if not (model_dir / "config.json").is_file():

@@ -29,6 +29,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("A2M_CACHE_DIR") or Path.home() / ".cache" / "a2m")
 
 
+def preset_model_dir(preset: str, seed: int = 0) -> Path:
+    """A preset with seeded random weights, saved in the cache (same seed, same files, same export).
+
+    For plumbing and benchmarks where no trained model exists; its motion is meaningless.
+    """
+    import torch
+
+    from a2m_core.model import AudioToMotion
+
+    torch.manual_seed(seed)
+    return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
+
+
 def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig) -> ExportInfo:
     """An export that matches model_dir (when given), rebuilding it from model_dir when needed.
 

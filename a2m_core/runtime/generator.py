@@ -1,6 +1,6 @@
 """`Generator`: the one interface every runtime backend offers, audio in, `Motion` out.
 
-    gen = load_generator("auto", model="models/default")     # a2m_core.runtime.backends
+    gen = load_generator("auto", model_dir="models/default")  # a2m_core.runtime.backends
     motion = gen.generate(audio, 16000, length=None, seed=0)  # Motion: joints (t j 3), skeleton, features
     motions = gen.generate_batch([a, b], 16000, seeds=[0, 1])
 
@@ -15,6 +15,7 @@ node can hand it straight to `MotionPipeline`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+
 import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ, check_samples, resample, to_mono

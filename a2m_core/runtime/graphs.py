@@ -17,6 +17,7 @@ from a2m_core.motion.skeleton import SKELETONS
 from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.joints import cumulative_sum_matrix, features_to_joints
 
+
 class ConditionGraph(nn.Module):
     """Graph (a): audio (b s) float32 16 kHz, audio_lens (b) int64 -> cond (b m d), cond_valid (b m) bool.
 
