@@ -134,3 +134,13 @@ def test_tensorrt_matches_onnxruntime(tiny_export, tiny_model_dir, tmp_path, spe
     engines = list((tmp_path / "engines").iterdir())
     load_generator("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
     assert list((tmp_path / "engines").iterdir()) == engines  # cached, not rebuilt
+
+
+def test_seeded_preset_folders_hash_alike(tmp_path, monkeypatch):
+    """Same preset and seed, same files: a cached export of it stays valid across runs."""
+    from a2m_core.runtime.backends import preset_model_dir
+
+    monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path))
+    first = model_hash(preset_model_dir("tiny", seed=1))
+    assert model_hash(preset_model_dir("tiny", seed=1)) == first
+    assert model_hash(preset_model_dir("tiny", seed=2)) != first
