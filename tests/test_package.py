@@ -26,3 +26,12 @@ def test_cli_without_command_prints_help_and_fails():
     result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "COMMAND" in result.stdout
+
+
+def test_test_module_names_are_unique():
+    """tests/ folders are not packages, so pytest imports test files by basename: two alike stop collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert not [n for n, c in names.items() if c > 1], names
