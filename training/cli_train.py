@@ -15,7 +15,9 @@ def _train(args: argparse.Namespace) -> int:
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     if args.preset:
-        config = RunConfig(preset=args.preset, window_len=config.window_len, loop=config.loop)
+        from dataclasses import replace
+
+        config = replace(config, preset=args.preset)
     config = config.with_loop(max_steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     if args.stage == "evaluator":
         from training.evaluator.train import run_evaluator
@@ -53,6 +55,29 @@ def _eval(args: argparse.Namespace) -> int:
     m = result["metrics"]
     print(f"{report} (+ {data.name}): R-top1 {m['r_top1']['mean']:.3f}, FID {m['fid']['mean']:.3f}, "
           f"MM-Dist {m['mm_dist']['mean']:.3f}")
+    return 0
+
+
+def _eval_instructions(args: argparse.Namespace) -> int:
+    import json
+
+    from a2m_core.errors import InputError
+    from a2m_core.model import AudioToMotion
+    from training.benchmark import CASES, run_benchmark, speak_cases
+
+    if args.report.suffix.lower() != ".json":
+        raise InputError(f"--report {args.report}: expected a .json path")
+    model = AudioToMotion.load(args.model)
+    if model.normalization is None:
+        raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
+    speech = speak_cases(CASES, args.voices, seed=args.seed)
+    results = {"model": str(args.model), "voices": args.voices, "cases": [c.instruction for c in CASES]}
+    for name, snr in (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr)):
+        result = run_benchmark(model, speech, noise_snr_db=snr, seed=args.seed)
+        results[name] = result.to_dict()
+        print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
@@ -96,3 +121,16 @@ def register(subparsers) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--report", type=Path, required=True, help="output .md (a .json is written beside it)")
     ev.set_defaults(func=_eval)
+
+    follow = subparsers.add_parser(
+        "eval-instructions", help="instruction-following benchmark: kinematic checks on generated joints",
+        description="Speak each benchmark instruction (raise your right hand, walk forward, ...) with voices of the "
+                    "corpus's test split, generate motion, and check it kinematically (the right wrist above the "
+                    "shoulder, the pelvis moving forward, ...). Reports accuracy and the measured chance rate.")
+    follow.add_argument("--model", type=Path, required=True, help="model folder")
+    follow.add_argument("--voices", type=int, default=4, help="test-split voices per instruction (default 4)")
+    follow.add_argument("--noise-snr", type=float, nargs="*", default=[10.0],
+                        help="also measure with white noise at these SNRs in dB (default 10)")
+    follow.add_argument("--seed", type=int, default=0)
+    follow.add_argument("--report", type=Path, required=True, help="output .json")
+    follow.set_defaults(func=_eval_instructions)

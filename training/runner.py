@@ -7,6 +7,8 @@ starts from (`--init OUT/model`) and that `a2m generate` / `a2m eval` load.
 Run config (YAML; every key optional):
 
     preset: edge          # model preset when --init is not given (first stage)
+    condition: {kind: avgpool, pool: 8}   # ablations: ConditionConfig fields replaced in the preset
+    styles: [original, oral]              # utterance styles to train on (Original vs Oral data)
     window_len: 64        # rvq: motion window in frames
     loop:                 # training.loop.LoopConfig fields
       max_steps: 3000
@@ -34,12 +36,17 @@ MODEL_DIR = "model"
 @dataclass(frozen=True)
 class RunConfig:
     preset: str = "edge"
+    condition: dict[str, Any] = field(default_factory=dict)
+    styles: tuple[str, ...] = ("original", "oral")
     window_len: int = 64
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
         if self.window_len < 4 or self.window_len % 4:
             raise ValueError(f"RunConfig.window_len must be a positive multiple of 4, got {self.window_len}")
+        object.__setattr__(self, "styles", tuple(self.styles))
+        if not self.styles or set(self.styles) - {"original", "oral"}:
+            raise ValueError(f"RunConfig.styles must be a non-empty subset of original, oral; got {self.styles}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -75,7 +82,7 @@ class RunConfig:
             raise InputError(str(exc)) from exc
 
 
-def _load_model(init: Path | None, preset: str, data: Path):
+def _load_model(init: Path | None, config: RunConfig, data: Path):
     from a2m_core.model import AudioToMotion
     from a2m_core.motion.features import Normalizer
 
@@ -85,7 +92,18 @@ def _load_model(init: Path | None, preset: str, data: Path):
         if (init / "model.safetensors").is_file() and is_inference_only(init):
             raise InputError(f"{init} is an inference-only model folder (no RVQ-VAE encoder, float16): start from "
                              "the full run folder's model (RUN/model) instead")
-    model = AudioToMotion.load(init) if init is not None else AudioToMotion.from_preset(preset)
+    if init is not None:
+        model = AudioToMotion.load(init)
+    else:
+        from dataclasses import replace as replace_fields
+
+        from a2m_core.model.presets import preset_config
+
+        preset = preset_config(config.preset)
+        try:
+            model = AudioToMotion(replace_fields(preset, condition=replace_fields(preset.condition, **config.condition)))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"run config condition {config.condition}: {exc}") from exc
     normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if normalizer.dim != model.config.rvq_vae.dim_motion:
         raise InputError(f"{data} has {normalizer.dim}-d motion, the model expects {model.config.rvq_vae.dim_motion}")
@@ -129,7 +147,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     import torch
 
     torch.manual_seed(config.loop.seed)  # the initial weights of a fresh model belong to the run's seed
-    model = _load_model(init, config.preset, data)
+    model = _load_model(init, config, data)
     if stage_name != "rvq" and init is None:
         raise InputError(f"stage {stage_name!r} needs a trained RVQ-VAE: pass --init RUN/model from `a2m train rvq`")
     stage = make_stage(stage_name, model)
@@ -139,9 +157,10 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
         cache = None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
             cache = _feature_cache(model, out / "feature_cache")
-        dataset, collate_fn = Utterances(data, "train", cache=cache), collate
+        dataset, collate_fn = Utterances(data, "train", cache=cache, styles=config.styles), collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
-            "run": {"preset": config.preset, "window_len": config.window_len}}
+            "run": {"preset": config.preset, "condition": config.condition, "styles": list(config.styles),
+                    "window_len": config.window_len}}
     result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():

@@ -17,18 +17,24 @@ from a2m_core.model.io import CONFIG_FILE, INFERENCE_OPTIONAL, MEAN_FILE, STD_FI
 
 
 def ship_model(model_dir: str | Path, out: str | Path, evaluator_dir: str | Path | None = None) -> int:
-    """Write the inference-only copy of model_dir to out (plus evaluator/ when given); returns its bytes."""
+    """Write the inference-only copy of model_dir to out (plus a float16 evaluator/ when given); returns its bytes."""
     model_dir, out = Path(model_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = load_file(model_dir / WEIGHTS_FILE)
-    small = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()
-             if not k.startswith(INFERENCE_OPTIONAL)}
+    small = {k: v for k, v in _half(state).items() if not k.startswith(INFERENCE_OPTIONAL)}
     save_file(small, out / WEIGHTS_FILE, metadata={"format": "a2m-model", "dtype": "float16", "inference_only": "1"})
     for name in (CONFIG_FILE, MEAN_FILE, STD_FILE):
         shutil.copyfile(model_dir / name, out / name)
     if evaluator_dir is not None:
-        shutil.copytree(evaluator_dir, out / "evaluator", dirs_exist_ok=True)
+        evaluator_dir = Path(evaluator_dir)
+        (out / "evaluator").mkdir(exist_ok=True)
+        shutil.copyfile(evaluator_dir / "config.json", out / "evaluator" / "config.json")
+        save_file(_half(load_file(evaluator_dir / "model.safetensors")), out / "evaluator" / "model.safetensors")
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+
+
+def _half(state: dict) -> dict:
+    return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
 
 
 def is_inference_only(model_dir: str | Path) -> bool:

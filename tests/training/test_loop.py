@@ -159,3 +159,16 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_co
         torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6, msg=key)
     moved = [k for k in one if k.startswith("length_predictor.") and not torch.allclose(one[k], start[k])]
     assert moved, "the length predictor did not train"
+
+
+def test_run_config_builds_condition_ablations_and_picks_styles(tiny_corpus):
+    from training.runner import _load_model
+
+    config = RunConfig.from_dict({"preset": "tiny", "condition": {"kind": "avgpool", "pool": 8}, "styles": ["oral"]})
+    model = _load_model(None, config, tiny_corpus)
+    assert model.config.condition.kind == "avgpool" and model.config.condition.pool == 8
+    assert config.styles == ("oral",)
+    with pytest.raises(InputError, match="condition"):
+        _load_model(None, RunConfig.from_dict({"preset": "tiny", "condition": {"kind": "lstm"}}), tiny_corpus)
+    with pytest.raises(InputError, match="styles"):
+        RunConfig.from_dict({"styles": ["shouted"]})
