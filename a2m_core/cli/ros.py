@@ -134,7 +134,8 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def ros_bench(args: argparse.Namespace) -> int:
+    """`a2m ros bench`: print the end of speech -> trajectory table (args: runs, params, model, preset, device, backend)."""
     try:
         import rclpy
         from rclpy.executors import MultiThreadedExecutor
@@ -198,5 +199,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--preset", choices=("paper", "edge", "tiny"), help="architecture of the random model")
     bench.add_argument("--device", help="torch device: cpu, cuda, ...")
     bench.add_argument("--backend", choices=("torch",), help="inference backend")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=ros_bench)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
