@@ -43,8 +43,8 @@ from a2m_core.motion.frames import metres_per_unit, positions_to_ros, quaternion
 from a2m_core.motion.kinematics import global_rotations, inverse_kinematics, rest_offsets
 from a2m_core.motion.rotations import (
     IDENTITY,
-    quat_between,
     quat_continuous_twist,
+    quat_heading_between,
     quat_inverse,
     quat_multiply,
     quat_rotate,
@@ -264,7 +264,7 @@ def avatar_joint_angle_array(joints: np.ndarray, skeleton: Skeleton = HUMANML3D)
     outer two angles of each bone) are unwrapped over time, so trajectories have no 2 pi jumps.
     """
     joints = _check_joints(joints, skeleton)
-    heading = quat_between(_FORWARD, _facing(skeleton, joints))  # (t 4) turns +Z onto the facing
+    heading = quat_heading_between(_FORWARD, _facing(skeleton, joints))  # (t 4) turns +Z onto the facing
     body = quat_rotate(quat_inverse(heading)[:, None], joints - joints[:, :1])  # (t j 3) facing +Z, root at 0
     bones = global_rotations(skeleton, inverse_kinematics(skeleton, body))  # (t j 4) rest direction -> bone
     bones[:, 0] = IDENTITY  # the root's own turn is the heading, carried by the root joints

@@ -23,7 +23,7 @@ import numpy as np
 
 from a2m_core.errors import InputError
 from a2m_core.motion.kinematics import bone_offsets, inverse_kinematics, rest_offsets
-from a2m_core.motion.rotations import quat_between, quat_inverse, quat_multiply, quat_rotate, quat_to_cont6d
+from a2m_core.motion.rotations import quat_heading_between, quat_inverse, quat_multiply, quat_rotate, quat_to_cont6d
 from a2m_core.motion.skeleton import HUMANML3D, KIT, SKELETONS, Skeleton
 
 _UP = np.array([0.0, 1.0, 0.0])
@@ -212,7 +212,7 @@ class FeatureCodec:
         forward = np.cross(_UP, across / np.linalg.norm(across))
         if np.linalg.norm(forward) < 1e-9:
             raise InputError("joints: frame 0's hips and shoulders are lined up vertically; cannot tell which way it faces")
-        turn = quat_between(forward / np.linalg.norm(forward), _FORWARD)  # (4)
+        turn = quat_heading_between(forward, _FORWARD)  # (4)
         return quat_rotate(turn, positions)
 
     def retarget(self, joints: np.ndarray) -> np.ndarray:

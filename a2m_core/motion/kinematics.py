@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from a2m_core.motion.rotations import IDENTITY, quat_between, quat_inverse, quat_multiply, quat_rotate
+from a2m_core.motion.rotations import IDENTITY, quat_between, quat_heading_between, quat_inverse, quat_multiply, \
+    quat_rotate
 from a2m_core.motion.skeleton import HUMANML3D, KIT, Skeleton
 
 _UP = np.array([0.0, 1.0, 0.0])
@@ -129,7 +130,7 @@ def inverse_kinematics(
     """
     joints = np.asarray(joints, dtype=np.float64)
     num_frames = joints.shape[0]
-    root_quat = quat_between(facing_directions(skeleton, joints, smooth_forward), _FORWARD)  # (t 4)
+    root_quat = quat_heading_between(facing_directions(skeleton, joints, smooth_forward), _FORWARD)  # (t 4)
     if first_root_identity:
         root_quat[0] = IDENTITY
     local_quats = np.zeros(joints.shape[:-1] + (4,))  # (t j 4)

@@ -77,6 +77,19 @@ def quat_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return q / norm
 
 
+def quat_heading_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Turn about +Y taking horizontal direction u onto horizontal v: (... 3), (... 3) -> (... 4), w >= 0.
+
+    Only the x and z components count. For horizontal directions this is `quat_between`'s
+    shortest arc, but it stays a turn about the vertical when u and v are (nearly) opposite:
+    there `quat_between` takes its fallback axis from rounding noise (a facing of
+    (-1e-16, 0, -1) gives a half turn about X, which puts the body upside down).
+    """
+    u, v = np.broadcast_arrays(_as_float(u), _as_float(v))
+    angle = np.arctan2(u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2], u[..., 0] * v[..., 0] + u[..., 2] * v[..., 2])
+    return quat_from_yaw(angle)
+
+
 def quat_fix(q: np.ndarray) -> np.ndarray:
     """Choose q or -q per frame so consecutive quaternions stay close: (t ... 4) -> (t ... 4).
 

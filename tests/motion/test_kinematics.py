@@ -110,3 +110,20 @@ def test_facing_uses_the_datasets_across_vector():
     """In the rest pose (facing +Z) the IK's facing is +Z: shoulders are wider than hips in the reference skeleton."""
     rest = forward_kinematics(HUMANML3D, np.tile([1.0, 0, 0, 0], (1, 22, 1)), np.zeros((1, 3)), rest_offsets(HUMANML3D))
     np.testing.assert_allclose(facing_directions(HUMANML3D, rest), [[0.0, 0.0, 1.0]], atol=1e-12)
+
+
+@pytest.mark.parametrize("yaw", [np.pi, np.pi - 1e-13, -np.pi + 1e-13])
+def test_ik_root_rotation_stays_upright_when_facing_straight_backwards(yaw):
+    """A body turned by float pi faces (1.2e-16, 0, -1): the root rotation must still be a turn about +Y.
+
+    quat_between took its antiparallel fallback there, a half turn about X, so the features
+    stored the body upside down (corpus clip 000079 of seed 0 decoded with its head below the floor).
+    """
+    quats = np.zeros((3, HUMANML3D.num_joints, 4))
+    quats[..., 0] = 1.0
+    quats[:, 0] = quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), np.array([0.0, yaw / 2, yaw]))
+    joints = forward_kinematics(HUMANML3D, quats, np.tile([0.0, 0.9, 0.0], (3, 1)), rest_offsets(HUMANML3D))
+    root = inverse_kinematics(HUMANML3D, joints, first_root_identity=False)[:, 0]  # (t 4)
+    np.testing.assert_allclose(quat_rotate(root, [0.0, 1.0, 0.0]), np.tile([0.0, 1.0, 0.0], (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(quat_rotate(root, facing_directions(HUMANML3D, joints)), np.tile([0.0, 0.0, 1.0], (3, 1)),
+                               atol=1e-12)

@@ -13,6 +13,7 @@ from a2m_core.motion.rotations import (
     quat_fix,
     quat_from_axis_angle,
     quat_from_yaw,
+    quat_heading_between,
     quat_inverse,
     quat_multiply,
     quat_normalize,
@@ -83,6 +84,20 @@ def test_between_turns_u_onto_v_even_when_opposite(rng):
     opposite = quat_between(u, -2.0 * u)
     assert np.isfinite(opposite).all()
     np.testing.assert_allclose(quat_rotate(opposite, unit(u)), -unit(u), atol=1e-12)
+
+
+def test_heading_between_is_the_shortest_arc_about_the_vertical(rng):
+    yaw_u, yaw_v = rng.uniform(-np.pi, np.pi, size=(2, 50))
+    horizontal = lambda a: np.stack([np.sin(a), 0 * a, np.cos(a)], -1)  # noqa: E731
+    u, v = horizontal(yaw_u), horizontal(yaw_v)
+    q = quat_heading_between(2.0 * u, v)
+    np.testing.assert_allclose(quat_rotate(q, u), v, atol=1e-12)
+    assert (q[:, 0] >= 0).all()
+    assert _same_rotation(q, quat_between(u, v)).max() < 1e-12
+    # nearly opposite: still a half turn about +Y, where quat_between's fallback axis follows rounding noise
+    backwards = np.array([[1.2e-16, 0.0, -1.0], [-1e-13, 0.0, -1.0], [0.0, 0.0, -1.0]])
+    q = quat_heading_between(backwards, [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(np.abs(q), np.tile([0.0, 0.0, 1.0, 0.0], (3, 1)), atol=1e-12)
 
 
 def test_yaw_helpers(rng):
