@@ -144,3 +144,17 @@ def test_seeded_preset_folders_hash_alike(tmp_path, monkeypatch):
     first = model_hash(preset_model_dir("tiny", seed=1))
     assert model_hash(preset_model_dir("tiny", seed=1)) == first
     assert model_hash(preset_model_dir("tiny", seed=2)) != first
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_runs_without_importing_torch(tiny_export):
+    """Deployment without torch: loading the export and generating never imports it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from a2m_core.runtime.backends import load_generator\n"
+            f"g = load_generator('onnxruntime', onnx_dir={str(tiny_export)!r}, threads=1)\n"
+            "m = g.generate(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000, seed=0)\n"
+            "assert m.num_frames > 0 and 'torch' not in sys.modules, sorted(k for k in sys.modules if 'torch' in k)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
