@@ -88,7 +88,13 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
     if backend == "onnxruntime":
         from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
 
-        providers = ["CPUExecutionProvider"] if device == "cpu" else None
+        from a2m_core.runtime.onnx_backend import available_providers
+
+        if device == "cpu":
+            providers = ["CPUExecutionProvider"]
+        else:  # the TensorRT provider builds engines per session unless told to cache them
+            trt_options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir() / "ort-trt")}
+            providers = [(p, trt_options) if p == "TensorrtExecutionProvider" else p for p in available_providers()]
         return OnnxRuntimeBackend(usable_export(model_dir, onnx_dir, decoding), providers, threads)
     if backend == "tensorrt":
         from a2m_core.runtime.tensorrt_backend import TensorRTBackend, tensorrt_unavailable

@@ -25,7 +25,7 @@ def available_providers() -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in present]
 
 
-def _session(path: Path, providers: list[str], threads: int | None):
+def _session(path: Path, providers: list, threads: int | None):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -46,8 +46,9 @@ class OnnxRuntimeBackend(Generator):
 
     name = "onnxruntime"
 
-    def __init__(self, export_dir: str | Path | ExportInfo, providers: list[str] | None = None,
+    def __init__(self, export_dir: str | Path | ExportInfo, providers: list | None = None,
                  threads: int | None = None):
+        """providers: onnxruntime's list (names, or (name, options) pairs); None: `available_providers()`."""
         info = export_dir if isinstance(export_dir, ExportInfo) else read_export(export_dir)
         super().__init__(info.spec)
         self.info = info
