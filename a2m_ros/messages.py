@@ -11,6 +11,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
 
 from a2m_core.audio.io import decode_samples, encode_samples
+from a2m_core.retarget.trajectory import JointTrajectoryPoints
 from a2m_core.runtime.pipeline import MotionClip
 from a2m_ros.msg import AudioChunk
 
@@ -42,10 +43,18 @@ def joint_trajectory(clip: MotionClip, header: Header) -> JointTrajectory:
     return msg
 
 
-def joint_state(clip: MotionClip, frame: int, stamp: Time) -> JointState:
-    """One frame of the clip as a JointState (what robot_state_publisher turns into TF)."""
-    return JointState(header=Header(stamp=stamp), name=list(clip.joint_names),
-                      position=clip.positions[frame].astype(float).tolist())
+def robot_joint_trajectory(points: JointTrajectoryPoints, header: Header) -> JointTrajectory:
+    """Retargeted robot points as the JointTrajectory ros2_control's joint_trajectory_controller takes."""
+    msg = JointTrajectory(header=header, joint_names=list(points.joint_names))
+    msg.points = [JointTrajectoryPoint(positions=p.tolist(), velocities=v.tolist(), time_from_start=duration(t))
+                  for p, v, t in zip(points.positions_rad.astype(float), points.velocities_rad_s.astype(float),
+                                     points.times_from_start_s.astype(float))]
+    return msg
+
+
+def joint_state(joint_names: tuple[str, ...], positions: np.ndarray, stamp: Time) -> JointState:
+    """Joint positions (k) as a JointState (what robot_state_publisher turns into TF)."""
+    return JointState(header=Header(stamp=stamp), name=list(joint_names), position=positions.astype(float).tolist())
 
 
 _BONE_COLOUR = ColorRGBA(r=0.2, g=0.6, b=1.0, a=1.0)

@@ -4,6 +4,9 @@ Subscribes to `audio` (AudioChunk, sensor-data QoS), cuts utterances with a VAD,
 motion on a worker thread behind a bounded queue, and publishes `joint_trajectory` (the whole
 clip), `joint_states` and `skeleton_markers` (played back in real time) and `motion_status`
 (accepted / generating / done / rejected, per utterance). Serves the `generate_motion` action.
+With `robot_urdf` set, the worker also retargets each published clip onto that robot and sends
+`robot/joint_trajectory` (for a joint_trajectory_controller, starting from the robot's state on
+`robot_state_topic` when it is known) and plays it back on `robot/joint_states`.
 
 Everything that is not ROS (resampling, VAD, generation, joint angles) is in a2m_core; this
 node converts messages, holds parameters and schedules work. Bad input never stops it: it
@@ -18,6 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse
@@ -34,12 +39,20 @@ from a2m_core.audio.segmentation import SegmenterConfig, UtteranceSegmenter
 from a2m_core.audio.vad import BACKENDS as VAD_BACKENDS
 from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
+from a2m_core.motion.skeleton import HUMANML3D
+from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points, start_positions_by_name
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.torch_generator import GenerationConfig, TorchGenerator
 from a2m_ros.action import GenerateMotion
-from a2m_ros.messages import chunk_samples, joint_state, joint_trajectory, skeleton_markers, status_marker
+from a2m_ros.messages import (
+    chunk_samples, joint_state, joint_trajectory, robot_joint_trajectory, skeleton_markers, status_marker,
+)
 from a2m_ros.msg import AudioChunk, MotionStatus
 from a2m_ros.node_tools import declare, run
+
+if TYPE_CHECKING:  # pinocchio is imported only when robot_urdf is set
+    from a2m_core.retarget.keypoint_map import KeypointMap
+    from a2m_core.retarget.robot import RobotModel
 
 BACKENDS = ("torch",)  # onnxruntime / tensorrt plug in here once a2m_core.runtime has them
 MODEL_PRESETS = ("paper", "edge", "tiny")
@@ -47,6 +60,8 @@ STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENER
                MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
 ARRIVAL_HISTORY = 4096  # chunks remembered for latency (minutes at usual chunk sizes)
+CHECKOUT = Path(__file__).resolve().parents[1]  # relative retarget_map paths fall back to the a2m checkout
+ROBOT_STATE_MAX_AGE_S = 1.0  # older robot joint positions count as unknown (the robot stopped publishing)
 
 
 @dataclass(frozen=True)
@@ -66,12 +81,17 @@ class MotionNodeConfig:
     joint_prefix: str
     playback_rate: float
     max_chunk_s: float
+    robot_urdf: str
+    retarget_map: str
+    robot_trajectory: TrajectoryConfig
+    robot_state_topic: str
 
 
 def declare_config(node: Node) -> MotionNodeConfig:
     """Declare every parameter with its description and range; return them as one config."""
     d = SegmenterConfig()
     g = GenerationConfig()
+    r = TrajectoryConfig()
     return MotionNodeConfig(
         model_path=declare(node, "model_path", "", "Model folder (config.json + model.safetensors); "
                            "empty: a randomly initialised model_preset (plumbing only, no meaningful motion)"),
@@ -102,7 +122,87 @@ def declare_config(node: Node) -> MotionNodeConfig:
         joint_prefix=declare(node, "joint_prefix", "", "Prefix of every joint name (as given to the avatar URDF)"),
         playback_rate=declare(node, "playback_rate", 1.0, "Speed of joint_states playback; 1 is real time", 0.05, 20.0),
         max_chunk_s=declare(node, "max_chunk_s", 5.0, "Longer AudioChunks are rejected (a stream, not a file)", 0.01, 600.0),
+        robot_urdf=declare(node, "robot_urdf", "", "URDF of a humanoid robot that every clip is also retargeted onto "
+                           "(robot/joint_trajectory, robot/joint_states); empty: avatar only"),
+        retarget_map=declare(node, "retarget_map", "config/retarget/unitree_g1.yaml", "Keypoint map of that robot "
+                             "(YAML); a relative path is looked up in the working directory, then in the a2m checkout"),
+        robot_trajectory=TrajectoryConfig(
+            max_joint_speed_scale=declare(node, "max_joint_speed_scale", r.max_joint_speed_scale,
+                                          "Robot joints move at most this fraction of their URDF velocity limits "
+                                          "(lower it for first tests on hardware)", 0.01, 1.0),
+            blend_s=declare(node, "robot_blend_s", r.blend_s, "Shortest time from the robot's current state (or, when "
+                            "unknown, from wherever it is) to the first retargeted frame", 0.1, 60.0)),
+        robot_state_topic=declare(node, "robot_state_topic", "/joint_states", "The robot's sensor_msgs/JointState "
+                                  "topic; its latest positions start each robot trajectory"),
     )
+
+
+class Playback:
+    """The latest motion, played back in real time: the worker `start`s it, the playback timer asks `now`."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._current: tuple[object, float, float] | None = None  # (motion, duration s, start time)
+
+    def start(self, motion, duration_s: float) -> None:
+        with self._lock:
+            self._current = (motion, duration_s, time.monotonic())
+
+    def now(self):
+        """(motion, seconds into it) or None before the first motion."""
+        with self._lock:
+            current = self._current
+        if current is None:
+            return None
+        motion, _, start = current
+        return motion, (time.monotonic() - start) * self.rate
+
+    @property
+    def playing(self) -> bool:
+        with self._lock:
+            current = self._current
+        return current is not None and (time.monotonic() - current[2]) * self.rate < current[1]
+
+
+class RobotState:
+    """Latest position of each joint named on the robot's JointState topic (several publishers may each name some)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._latest: dict[str, tuple[float, float]] = {}  # name -> (position, time.monotonic() received)
+
+    def update(self, msg: JointState) -> None:
+        if len(msg.position) != len(msg.name):  # a velocity- or effort-only message
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._latest.update((name, (position, now)) for name, position in zip(msg.name, msg.position))
+
+    def positions(self, joint_names: tuple[str, ...]) -> np.ndarray | None:
+        """Positions (n) of `joint_names` received in the last ROBOT_STATE_MAX_AGE_S, or None if any is missing.
+
+        InputError when one is NaN or infinite.
+        """
+        now = time.monotonic()
+        with self._lock:
+            fresh = {name: p for name, (p, t) in self._latest.items() if now - t <= ROBOT_STATE_MAX_AGE_S}
+        if any(name not in fresh for name in joint_names):
+            return None
+        return start_positions_by_name(list(fresh), list(fresh.values()), joint_names)
+
+
+@dataclass(frozen=True)
+class Robot:
+    """The robot clips are retargeted onto; only the worker thread uses it (RobotModel holds pinocchio work data)."""
+
+    model: RobotModel
+    keypoint_map: KeypointMap
+
+    def rest_points(self) -> JointTrajectoryPoints:
+        """Every joint at 0 (clipped into its limits): what robot/joint_states show before any motion."""
+        rest = np.clip(np.zeros(self.model.num_joints), self.model.lower_rad, self.model.upper_rad)[None]  # (1 n)
+        return JointTrajectoryPoints(self.model.joint_names, rest, np.zeros_like(rest), np.array([0.0]))
 
 
 @dataclass
@@ -136,6 +236,8 @@ class MotionNode(Node):
         self.state_pub = self.create_publisher(JointState, "joint_states", reliable)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", reliable)
         self.status_pub = self.create_publisher(MotionStatus, "motion_status", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        self.robot_trajectory_pub = self.create_publisher(JointTrajectory, "robot/joint_trajectory", reliable)
+        self.robot_state_pub = self.create_publisher(JointState, "robot/joint_states", reliable)
 
         self.segmenter = UtteranceSegmenter(make_vad(self.cfg.vad_backend), self.cfg.segmenter)
         self._resampler: StreamResampler | None = None
@@ -146,14 +248,18 @@ class MotionNode(Node):
         self._last_reject: dict[str, float] = {}
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.cfg.queue_size)
         self._pipeline: MotionPipeline | None = None
-        self._playback: tuple[MotionClip, float] | None = None  # (clip, start time)
-        self._playback_lock = threading.Lock()
+        self._playback = Playback(self.cfg.playback_rate)  # of MotionClip
+        self._robot_playback = Playback(self.cfg.playback_rate)  # of JointTrajectoryPoints
 
         try:  # before subscribing: torch's import and the model load hold the GIL for seconds
             rest = self._load_pipeline().rest_clip()
-            self._playback = (rest, time.monotonic())  # robot_state_publisher gets a pose before any motion
+            self._playback.start(rest, rest.duration_s)  # robot_state_publisher gets a pose before any motion
         except InputError as exc:
             self._reject(0, str(exc))
+        self._robot_state = RobotState()
+        self._robot, self._robot_off = None, ""  # the robot, or why there is none although robot_urdf is set
+        if self.cfg.robot_urdf:
+            self._load_robot()
         # Sensor-data QoS (best effort, so it matches any microphone), with a deeper reader queue
         # than its 5: chunks wait there rather than being dropped while generation holds the GIL.
         audio_qos = QoSProfile(depth=AUDIO_QUEUE_DEPTH, reliability=qos_profile_sensor_data.reliability,
@@ -163,6 +269,9 @@ class MotionNode(Node):
         self._last_chunk_time = time.monotonic()
         self.create_timer(0.25, self._check_stalled_stream, callback_group=audio_group)
         self.create_subscription(String, "instruction", self._on_instruction, 10)
+        if self._robot is not None:
+            # best effort matches the robot's publisher whichever reliability it uses
+            self.create_subscription(JointState, self.cfg.robot_state_topic, self._robot_state.update, qos_profile_sensor_data)
         # every goal is accepted; _execute_goal checks it, so the reason reaches the caller in the result
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
@@ -299,27 +408,85 @@ class MotionNode(Node):
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.cfg.frame_id)
         self.trajectory_pub.publish(joint_trajectory(clip, header))
         latency = time.monotonic() - job.speech_end_time
-        with self._playback_lock:
-            self._playback = (clip, time.monotonic())
-        self._status(job.utterance_id, MotionStatus.STATE_DONE, "", len(job.audio), clip.duration_s, latency)
+        self._playback.start(clip, clip.duration_s)
+        self._status(job.utterance_id, MotionStatus.STATE_DONE, self._robot_off, len(job.audio), clip.duration_s, latency)
         if self._on_clip is not None:
             self._on_clip(job.utterance_id, clip)
         self.get_logger().info(f"utterance {job.utterance_id}: {len(job.audio) / SAMPLE_RATE_HZ:.2f} s of audio -> "
                                f"{clip.duration_s:.2f} s of motion, {latency * 1000:.0f} ms after the end of speech "
                                f"(generation {job.generation_s * 1000:.0f} ms)")
+        if self._robot is not None:
+            self._publish_robot(job.utterance_id, clip)
+
+    # ---------------------------------------------------------------- robot
+
+    def _load_robot(self) -> None:
+        """Load robot_urdf and retarget_map; on failure, say why and leave robot output off (the avatar goes on)."""
+        try:
+            from a2m_core.retarget.keypoint_map import load_keypoint_map
+            from a2m_core.retarget.robot import RobotModel
+        except ImportError as exc:
+            self._robot_off = f"robot output off: {exc}; install the retarget extra (pip install -e .[retarget])"
+        else:
+            skeleton = HUMANML3D if self._pipeline is None else self._pipeline.generator.skeleton
+            map_path = Path(self.cfg.retarget_map)
+            if not map_path.is_absolute() and not map_path.exists():
+                map_path = CHECKOUT / map_path
+            try:
+                robot = Robot(RobotModel(self.cfg.robot_urdf), load_keypoint_map(map_path, skeleton))
+                robot.keypoint_map.check_links(robot.model.has_link)
+            except InputError as exc:
+                self._robot_off = f"robot output off: {exc}"
+            else:
+                self._robot = robot
+                self._robot_playback.start(robot.rest_points(), 0.0)
+                self.get_logger().info(f"robot ready: {robot.model.num_joints} joints of {self.cfg.robot_urdf}, "
+                                       f"map {map_path}; its state from {self.resolve_topic_name(self.cfg.robot_state_topic)}")
+                return
+        self.get_logger().error(self._robot_off)
+        self._status(0, MotionStatus.STATE_REJECTED, self._robot_off)
+
+    def _publish_robot(self, utterance_id: int, clip: MotionClip) -> None:
+        """Retarget the clip and send it to the robot (worker thread); a failure is logged and loses only this clip."""
+        from a2m_core.retarget.retarget import retarget
+
+        started = time.monotonic()
+        model = self._robot.model
+        try:
+            trajectory = retarget(clip.motion, model, self._robot.keypoint_map)
+            try:
+                start = self._robot_state.positions(model.joint_names)  # (n) or None: unknown
+            except InputError as exc:
+                self.get_logger().warning(f"robot state ignored: {exc}")
+                start = None
+            points = joint_trajectory_points(trajectory, model.lower_rad, model.upper_rad, model.velocity_limit,
+                                             self.cfg.robot_trajectory, start)
+        except Exception as exc:  # noqa: BLE001 - the avatar clip is out already; only the robot's copy is lost
+            self.get_logger().error(f"utterance {utterance_id}: no robot trajectory: {type(exc).__name__}: {exc}")
+            return
+        retarget_s = time.monotonic() - started
+        # stamp 0: the controller starts the trajectory when it arrives
+        self.robot_trajectory_pub.publish(robot_joint_trajectory(points, Header(frame_id=self.cfg.frame_id)))
+        self._robot_playback.start(points, float(points.times_from_start_s[-1]))
+        flagged = int(trajectory.best_effort.sum())
+        self.get_logger().info(
+            f"utterance {utterance_id}: robot trajectory of {len(points.times_from_start_s)} points, "
+            f"{points.times_from_start_s[-1]:.2f} s, from {'its current state' if start is not None else 'a blend'}; "
+            f"retargeted {trajectory.num_frames} frames in {retarget_s * 1000:.0f} ms"
+            + (f" ({flagged} frames best effort: keypoints out of reach)" if flagged else ""))
 
     # ---------------------------------------------------------------- playback
 
     def _play(self) -> None:
-        with self._playback_lock:
-            playback = self._playback
-        if playback is None:
-            return
-        clip, start = playback
-        frame = min(int((time.monotonic() - start) * self.cfg.playback_rate * clip.fps), clip.num_frames - 1)
         stamp = self.get_clock().now().to_msg()
-        self.state_pub.publish(joint_state(clip, frame, stamp))
-        self.marker_pub.publish(skeleton_markers(clip, frame, Header(stamp=stamp, frame_id=self.cfg.frame_id)))
+        if (avatar := self._playback.now()) is not None:
+            clip, elapsed_s = avatar
+            frame = min(int(elapsed_s * clip.fps), clip.num_frames - 1)
+            self.state_pub.publish(joint_state(clip.joint_names, clip.positions[frame], stamp))
+            self.marker_pub.publish(skeleton_markers(clip, frame, Header(stamp=stamp, frame_id=self.cfg.frame_id)))
+        if (robot := self._robot_playback.now()) is not None:
+            points, elapsed_s = robot
+            self.robot_state_pub.publish(joint_state(points.joint_names, points.positions_at(elapsed_s), stamp))
 
     # ---------------------------------------------------------------- status
 
@@ -400,12 +567,8 @@ class MotionNode(Node):
 
     @property
     def playing(self) -> bool:
-        """joint_states playback of the latest clip has not reached its last frame yet."""
-        with self._playback_lock:
-            if self._playback is None:
-                return False
-            clip, start = self._playback
-        return (time.monotonic() - start) * self.cfg.playback_rate < clip.duration_s
+        """joint_states playback of the latest clip (or robot/joint_states of its robot trajectory) is not over yet."""
+        return self._playback.playing or self._robot_playback.playing
 
     @property
     def idle(self) -> bool:
