@@ -34,9 +34,9 @@ from a2m_core.motion.skeleton import HUMANML3D
 from training.data.captions import describe_many, write_texts
 from training.data.files import check_writable, remove_stale_temp_files, run_resumable, save_npy, write_json, \
     write_text
-from training.data.plausibility import check_motion
+from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
-from training.data.sequences import sample_clip
+from training.data.sequences import Clip, sample_clip
 from training.data.track import FPS
 from training.data.tts import synthesize, write_wav_atomic
 from training.data.splits import frames_of_split, split_of_clip
@@ -44,6 +44,33 @@ from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_spli
 
 MAX_SKATE_RATIO = 0.05  # a clip that skates more is redrawn (HumanML3D's fixture clip: 0.136)
 MAX_CLIPS = 1_000_000
+MAX_DRAWS = 20  # motions drawn for one clip before the build gives up on it
+
+
+def corpus_codec() -> FeatureCodec:
+    """The corpus's feature codec: HumanML3D's, with its yaw wrap fixed.
+
+    The dataset's encoding stores the yaw velocity with the wrong sign on a frame where the facing
+    passes straight backwards, so decoding turns the rest of the clip by that step; procedural
+    clips turn through that direction often (turn around, spin, walk in a circle). The layout and
+    meaning of every channel stay HumanML3D's.
+    """
+    return FeatureCodec(HUMANML3D, fix_yaw_wrap=True)
+
+
+def draw_motion(rng: np.random.Generator, codec: FeatureCodec) -> tuple[Clip, np.ndarray, PlausibilityReport]:
+    """A random clip whose stored form is plausible: (clip, features (t-1 d), report of the stored joints).
+
+    The check runs on the joints decoded from the features (what `new_joints` holds) against the
+    motion they were encoded from, so a storage error is redrawn like an implausible motion.
+    """
+    for _ in range(MAX_DRAWS):
+        clip = sample_clip(rng)
+        features = codec.encode(clip.joints)  # (t-1 263)
+        report = check_motion(codec.decode(features), MAX_SKATE_RATIO, encoded_from=codec.canonical_joints(clip.joints))
+        if not report.problems:
+            return clip, features, report
+    raise RuntimeError(f"no plausible motion in {MAX_DRAWS} draws ({report.problems})")
 
 
 @dataclass(frozen=True)
@@ -82,15 +109,11 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     index = int(item)
     rng = np.random.default_rng([config.seed, index])
     split = split_of_clip(index)
-    codec = FeatureCodec(HUMANML3D)
-    for _ in range(20):
-        clip = sample_clip(rng)
-        report = check_motion(clip.joints, MAX_SKATE_RATIO)
-        if not report.problems:
-            break
-    else:
-        raise RuntimeError(f"clip {item}: no plausible motion in 20 draws ({report.problems})")
-    features = codec.encode(clip.joints)  # (t-1 263)
+    codec = corpus_codec()
+    try:
+        clip, features, report = draw_motion(rng, codec)
+    except RuntimeError as exc:
+        raise RuntimeError(f"clip {item}: {exc}") from None
     captions = describe_many(list(clip.specs), config.num_captions, rng)
     frames = frames_of_split(split)
     rewrites = [rewrite(c.text, config.num_rewrites, rng, frames) for c in captions]

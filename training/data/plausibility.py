@@ -1,8 +1,12 @@
-"""Checks that a motion is physically plausible: bone lengths, floor contact, foot skating, joint ranges.
+"""Checks that a motion is physically plausible: bone lengths, floor contact, foot skating, joint ranges, upright.
 
 Foot skating is the project's one definition, `a2m_core.motion.metrics.foot_skating` (GMD's ratio:
 share of frame steps in which a toe within 5 cm of the floor slides faster than 0.5 m/s), so the
 corpus, generated motion and the real HumanML3D clip are measured alike.
+
+Check the joints as they are stored, i.e. decoded from the features, and pass what they were
+encoded from: a motion that renders well can still be stored wrongly (a root frame turned upside
+down put clip 000079's head 1.5 m below the floor while its pelvis and feet stayed in place).
 """
 
 from __future__ import annotations
@@ -39,12 +43,28 @@ class PlausibilityReport:
     min_elbow_deg: float
     knee_backward_m: float  # largest backward bend of a knee (hyperextension), metres
     skate_ratio: float  # a2m_core.motion.metrics.foot_skating
+    head_over_knees_m: float  # lowest height of the head above the higher knee; below 0: upside down
+    round_trip_m: float  # largest joint distance to the motion the clip was encoded from (0 if not given)
     problems: tuple[str, ...]
 
 
-def check_motion(joints: np.ndarray, max_skate_ratio: float) -> PlausibilityReport:
-    """Measure a HumanML3D-skeleton clip (t 22 3, metres, floor at y = 0) and list what is out of human range."""
+MAX_ROUND_TRIP_M = 1e-3  # float32 storage moves a joint by about 1e-7 m
+
+
+def check_motion(joints: np.ndarray, max_skate_ratio: float, encoded_from: np.ndarray | None = None) -> PlausibilityReport:
+    """Measure a HumanML3D-skeleton clip (t 22 3, metres, floor at y = 0) and list what is out of human range.
+
+    `encoded_from` (t' 22 3, t' >= t): when `joints` were decoded from features, the motion the
+    features were encoded from, as `FeatureCodec.canonical_joints` returns it; the two must agree
+    on their first t frames within MAX_ROUND_TRIP_M.
+    """
     j = np.asarray(joints, dtype=np.float64)
+    round_trip = 0.0
+    if encoded_from is not None:
+        source = np.asarray(encoded_from, np.float64)
+        if source.ndim != 3 or source.shape[1:] != j.shape[1:] or len(source) < len(j):
+            raise ValueError(f"encoded_from has shape {source.shape}; expected (>= {len(j)}, {j.shape[1]}, 3)")
+        round_trip = float(np.linalg.norm(j - source[:len(j)], axis=-1).max())
     floor = j[:, [7, 8, 10, 11], 1].min()
     knees = [_interior_angle(j[:, hip], j[:, knee], j[:, ankle]) for hip, knee, ankle in ((1, 4, 7), (2, 5, 8))]
     elbows = [_interior_angle(j[:, s], j[:, e], j[:, w]) for s, e, w in ((16, 18, 20), (17, 19, 21))]
@@ -63,6 +83,8 @@ def check_motion(joints: np.ndarray, max_skate_ratio: float) -> PlausibilityRepo
         min_elbow_deg=float(min(e.min() for e in elbows)),
         knee_backward_m=backward,
         skate_ratio=foot_skating(j, HUMANML3D),
+        head_over_knees_m=float((j[:, 15, 1] - j[:, [4, 5], 1].max(-1)).min()),
+        round_trip_m=round_trip,
     )
     problems = []
     if report["bone_spread_m"] > 1e-4:
@@ -76,4 +98,8 @@ def check_motion(joints: np.ndarray, max_skate_ratio: float) -> PlausibilityRepo
         problems.append(f"a knee bends backwards by {backward:.3f} m")
     if report["skate_ratio"] > max_skate_ratio:
         problems.append(f"foot skating ratio {report['skate_ratio']:.3f} > {max_skate_ratio:.3f}")
+    if report["head_over_knees_m"] < 0:
+        problems.append(f"the head goes {-report['head_over_knees_m']:.3f} m below a knee: upside down")
+    if round_trip > MAX_ROUND_TRIP_M:
+        problems.append(f"the features decode {round_trip:.3f} m away from the motion they were encoded from")
     return PlausibilityReport(**report, problems=tuple(problems))
