@@ -17,6 +17,15 @@ def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path |
     return path
 
 
+def default_model_dir() -> Path:
+    """The model shipped in the repository (models/default), used when --model is not given."""
+    path = Path(__file__).resolve().parents[2] / "models" / "default"
+    if not (path / "config.json").is_file():
+        raise InputError(f"no --model given and the shipped default model is not at {path} (it comes with a "
+                         "git clone of a2m): pass --model DIR")
+    return path
+
+
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -36,12 +45,13 @@ def _generate(args: argparse.Namespace) -> int:
     audio = load_audio(args.audio)
     for warning in audio.warnings:
         print(f"a2m: warning: {warning}")
-    model = AudioToMotion.load(args.model, map_location=args.device)
+    model_dir = args.model or default_model_dir()
+    model = AudioToMotion.load(model_dir, map_location=args.device)
     if model.config.condition_input != "audio":
-        raise InputError(f"{args.model} is a text-conditioned model; a2m generate needs an audio model")
+        raise InputError(f"{model_dir} is a text-conditioned model; a2m generate needs an audio model")
     needs_joints = joints_out or video_out or bvh_out
     if needs_joints and model.normalization is None:
-        raise InputError(f"{args.model} has no Mean.npy/Std.npy, so its features cannot become joints: "
+        raise InputError(f"{model_dir} has no Mean.npy/Std.npy, so its features cannot become joints: "
                          "use a trained model, or `a2m model init ... --mean Mean.npy --std Std.npy`")
     samples = torch.from_numpy(np.ascontiguousarray(audio.samples, dtype=np.float32))[None].to(model.device)
     lengths = None
@@ -90,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Turn a spoken instruction into motion with a model folder. The audio may have any sample rate "
         "and channel count; it is downmixed and resampled to 16 kHz. The same --seed gives the same motion.",
     )
-    p.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--model", type=Path,
+                   help="model folder (config.json + model.safetensors); default: the shipped models/default")
     p.add_argument("--audio", type=Path, required=True, help="audio file: WAV, FLAC or OGG")
     p.add_argument("--out", type=Path, required=True,
                    help="output .npy of motion features (frames, 263); dataset units when the model has Mean/Std")

@@ -1,0 +1,36 @@
+"""The model shipped in models/default: small enough for the repository, loads, and `a2m generate` uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from a2m_core.cli.main import main
+from a2m_core.model import AudioToMotion
+
+DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def test_shipped_model_is_within_40_mb_and_loads():
+    files = [p for p in DEFAULT.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 40_000_000
+    model = AudioToMotion.load(DEFAULT)
+    assert model.normalization is not None and model.config.frontend.kind == "logmel"
+    report = json.loads((DEFAULT / "eval_test.json").read_text())
+    assert report["num_utterances"] >= 32 and "r_top1" in report["metrics"]
+
+
+@pytest.mark.slow
+def test_generate_without_model_uses_the_shipped_one(tmp_path):
+    speech = tmp_path / "raise.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), "raise your right hand"], check=True)
+    out = tmp_path / "motion.npy"
+    assert main(["generate", "--audio", str(speech), "--out", str(out), "--joints", str(tmp_path / "j.npy")]) == 0
+    features = np.load(out)
+    assert features.ndim == 2 and features.shape[1] == 263 and np.isfinite(features).all()
+    joints = np.load(tmp_path / "j.npy")
+    assert joints.shape == (len(features), 22, 3)
