@@ -21,7 +21,6 @@ into place, so a killed run never leaves half a checkpoint that resume would rea
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -340,10 +339,3 @@ def train(stage: nn.Module, dataset, collate: Callable[[list], Any], config: Loo
     stage.eval()
     return TrainResult(steps=step, last_losses=last, wall_s=time.time() - started)
 
-
-def steps_per_epoch(num_items: int, batch_size: int) -> int:
-    return max(1, num_items // batch_size)
-
-
-def epochs_to_steps(epochs: float, num_items: int, batch_size: int) -> int:
-    return max(1, math.ceil(epochs * steps_per_epoch(num_items, batch_size)))

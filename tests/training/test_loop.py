@@ -172,3 +172,19 @@ def test_run_config_builds_condition_ablations_and_picks_styles(tiny_corpus):
         _load_model(None, RunConfig.from_dict({"preset": "tiny", "condition": {"kind": "lstm"}}), tiny_corpus)
     with pytest.raises(InputError, match="styles"):
         RunConfig.from_dict({"styles": ["shouted"]})
+
+
+@pytest.mark.slow
+def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
+    """Stages that do not train the front-end read its output from OUT/feature_cache after the first visit."""
+    from training.runner import run_stage
+
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
+    model.save(tmp_path / "init")
+    config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3))
+    run_stage("length", tiny_corpus, tmp_path / "run", config, init=tmp_path / "init", progress=False)
+    cached = list((tmp_path / "run" / "feature_cache").rglob("*.npy"))
+    assert 4 <= len(cached) <= 12  # 3 batches of 4 utterances, some visited twice
+    features = np.load(cached[0])
+    assert features.ndim == 2 and features.shape[1] == model.config.frontend.dim
