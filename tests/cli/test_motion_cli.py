@@ -136,18 +136,22 @@ def test_entry_point_error_has_no_traceback(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "nope.npy" in result.stderr
 
 
-def test_demo_writes_a_watchable_mp4(tmp_path, capsys):
-    """`make run`'s job: an H.264 mp4 with one video frame per motion frame."""
-    code, stdout, err = run_cli(["demo", "--out", tmp_path], capsys)
+@pytest.mark.slow
+def test_demo_speaks_generates_and_writes_video_and_bvh(tmp_path, capsys):
+    """`make run`'s job without ROS: TTS -> default model -> an H.264 mp4 (a frame per motion frame) and a BVH."""
+    code, stdout, err = run_cli(["demo", "--no-ros", "--out", tmp_path], capsys)
     assert code == 0, err
-    video = tmp_path / "example.mp4"
-    joints = np.load(tmp_path / "example_joints.npy")
+    video = tmp_path / "motion.mp4"
+    joints = np.load(tmp_path / "joints.npy")
+    assert joints.ndim == 3 and joints.shape[1:] == (22, 3) and len(joints) >= 4
     probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
                             "stream=codec_name,nb_read_frames", "-of", "csv=p=0", str(video)],
                            capture_output=True, text=True, check=True)
     codec, frames = probe.stdout.strip().split(",")
     assert codec == "h264" and int(frames) == len(joints)
-    assert str(video) in stdout
+    frames_line = next(line for line in (tmp_path / "motion.bvh").read_text().splitlines() if line.startswith("Frames:"))
+    assert int(frames_line.split()[1]) == len(joints)
+    assert str(video) in stdout and (tmp_path / "instruction.wav").is_file()
 
 
 def test_render_kit_motion_in_millimetres(tmp_path, capsys):
