@@ -41,8 +41,10 @@ from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
 from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points, start_positions_by_name
+from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
+from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
-from a2m_core.runtime.torch_generator import GenerationConfig, TorchGenerator
+from a2m_core.runtime.text_generator import TextGenerator, is_text_model
 from a2m_ros.action import GenerateMotion
 from a2m_ros.messages import (
     chunk_samples, joint_state, joint_trajectory, robot_joint_trajectory, skeleton_markers, status_marker,
@@ -54,13 +56,13 @@ if TYPE_CHECKING:  # pinocchio is imported only when robot_urdf is set
     from a2m_core.retarget.keypoint_map import KeypointMap
     from a2m_core.retarget.robot import RobotModel
 
-BACKENDS = ("torch",)  # onnxruntime / tensorrt plug in here once a2m_core.runtime has them
-MODEL_PRESETS = ("paper", "edge", "tiny")
+MODEL_PRESETS = ("", "paper", "edge", "tiny")  # "": no random model, the shipped one
 STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENERATING: "generating",
                MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
 ARRIVAL_HISTORY = 4096  # chunks remembered for latency (minutes at usual chunk sizes)
 CHECKOUT = Path(__file__).resolve().parents[1]  # relative retarget_map paths fall back to the a2m checkout
+DEFAULT_MODEL = CHECKOUT / "models" / "default"  # the trained model shipped with the checkout
 ROBOT_STATE_MAX_AGE_S = 1.0  # older robot joint positions count as unknown (the robot stopped publishing)
 
 
@@ -74,7 +76,7 @@ class MotionNodeConfig:
     device: str
     vad_backend: str
     segmenter: SegmenterConfig
-    generation: GenerationConfig
+    decoding: DecodingConfig
     seed: int
     queue_size: int
     frame_id: str
@@ -90,15 +92,17 @@ class MotionNodeConfig:
 def declare_config(node: Node) -> MotionNodeConfig:
     """Declare every parameter with its description and range; return them as one config."""
     d = SegmenterConfig()
-    g = GenerationConfig()
+    g = DecodingConfig()
     r = TrajectoryConfig()
     return MotionNodeConfig(
-        model_path=declare(node, "model_path", "", "Model folder (config.json + model.safetensors); "
-                           "empty: a randomly initialised model_preset (plumbing only, no meaningful motion)"),
-        model_preset=declare(node, "model_preset", "paper", "Architecture of the random model when model_path is empty",
-                             choices=MODEL_PRESETS),
-        backend=declare(node, "backend", "torch", "Inference backend", choices=BACKENDS),
-        device=declare(node, "device", "cpu", "Torch device: cpu, cuda, cuda:1, ..."),
+        model_path=declare(node, "model_path", "", "Model folder (config.json + model.safetensors); empty: "
+                           "the shipped models/default, or a random model_preset when that is set or models/default is absent"),
+        model_preset=declare(node, "model_preset", "", "With model_path empty: a randomly initialised model of this "
+                             "architecture (plumbing only, no meaningful motion); empty: the shipped model", choices=MODEL_PRESETS),
+        backend=declare(node, "backend", "auto", "Inference backend; auto: the fastest that loads here (TensorRT on "
+                        "CUDA, else onnxruntime, else torch), the choice and any fallback logged; text-conditioned "
+                        "models always run in torch", choices=BACKENDS),
+        device=declare(node, "device", "cpu", "Device: cpu, cuda, cuda:1, ..."),
         vad_backend=declare(node, "vad_backend", "auto", "Voice activity detector: silero (ONNX), webrtc, "
                             "or auto (silero, else webrtc)", choices=VAD_BACKENDS),
         segmenter=SegmenterConfig(
@@ -110,12 +114,13 @@ def declare_config(node: Node) -> MotionNodeConfig:
             hangover_s=declare(node, "hangover_s", d.hangover_s, "Silence that ends an utterance", 0.05, 5.0),
             max_utterance_s=declare(node, "max_utterance_s", d.max_utterance_s,
                                     "Longer speech is cut here; the rest until a pause is skipped", 1.0, 60.0)),
-        generation=GenerationConfig(
+        decoding=DecodingConfig(
             num_iters=declare(node, "iterations", g.num_iters, "MaskGIT decoding iterations", 1, 50),
             cfg_scale=declare(node, "guidance_scale", g.cfg_scale, "Classifier-free guidance, base layer", 0.0, 20.0),
             res_cfg_scale=declare(node, "residual_guidance_scale", g.res_cfg_scale,
                                   "Classifier-free guidance, residual layers", 0.0, 20.0),
-            temperature=declare(node, "temperature", g.temperature, "Sampling temperature", 0.01, 10.0)),
+            temperature=declare(node, "temperature", g.temperature, "Sampling temperature", 0.01, 10.0),
+            topk=declare(node, "top_k", 0, "Sample among the k likeliest tokens only; 0: all", 0, 65536) or None),
         seed=declare(node, "seed", 0, "Seed of utterance 1; utterance i uses seed + i - 1", 0, 2**31 - 1),
         queue_size=declare(node, "queue_size", 2, "Utterances waiting for generation; more are rejected", 1, 100),
         frame_id=declare(node, "frame_id", "world", "Frame of joint_trajectory and skeleton_markers (the URDF's root link)"),
@@ -135,6 +140,20 @@ def declare_config(node: Node) -> MotionNodeConfig:
         robot_state_topic=declare(node, "robot_state_topic", "/joint_states", "The robot's sensor_msgs/JointState "
                                   "topic; its latest positions start each robot trajectory"),
     )
+
+
+def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
+    """The model folder the node loads (see the model_path and model_preset parameters), and how to name it in the log."""
+    if model_path:
+        if not Path(model_path).is_dir():
+            raise InputError(f"model folder not found: {model_path}; expected a folder with config.json and "
+                             "model.safetensors (a2m train writes one), or leave model_path empty for the shipped model")
+        return Path(model_path), model_path
+    if not model_preset and DEFAULT_MODEL.is_dir():
+        return DEFAULT_MODEL, f"the shipped model {DEFAULT_MODEL}"
+    preset = model_preset or "paper"
+    why = "model_preset is set" if model_preset else f"{DEFAULT_MODEL} is absent"
+    return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
 
 
 class Playback:
@@ -216,7 +235,8 @@ class Job:
     motion_s: float | None = None
     truncated: bool = False
     for_action: bool = False
-    stage: str = GenerateMotion.Feedback.STAGE_QUEUED
+    # every stage reached, in order (the worker appends; the action sends each as feedback, however brief)
+    stages: list[str] = field(default_factory=lambda: [GenerateMotion.Feedback.STAGE_QUEUED])
     cancelled: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     clip: MotionClip | None = None
@@ -329,7 +349,7 @@ class MotionNode(Node):
         return time.monotonic()
 
     def _on_instruction(self, msg: String) -> None:
-        if self._pipeline is None or self._pipeline.generator.condition_input != "text":
+        if self._pipeline is None or not isinstance(self._pipeline.generator, TextGenerator):
             self._reject(0, f"typed instruction {msg.data[:40]!r} ignored: the loaded model is not text-conditioned; "
                             "speak it, or load a text model to use `instruction`")
             return
@@ -369,7 +389,7 @@ class MotionNode(Node):
             return
         started = time.monotonic()
         try:
-            job.stage = GenerateMotion.Feedback.STAGE_GENERATING
+            job.stages.append(GenerateMotion.Feedback.STAGE_GENERATING)
             self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
             pipeline = self._load_pipeline()
             seed = self.cfg.seed + job.utterance_id - 1
@@ -378,7 +398,7 @@ class MotionNode(Node):
             else:
                 check_samples(job.audio, what="utterance")
                 features = pipeline.generator(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
-            job.stage = GenerateMotion.Feedback.STAGE_CONVERTING
+            job.stages.append(GenerateMotion.Feedback.STAGE_CONVERTING)
             job.clip = pipeline.clip_from_features(features)
             job.generation_s = time.monotonic() - started
         except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
@@ -395,12 +415,16 @@ class MotionNode(Node):
         if self._pipeline is None:
             cfg = self.cfg
             try:
-                generator = TorchGenerator.from_path_or_preset(cfg.model_path, cfg.model_preset, cfg.device, cfg.generation)
+                model_dir, what = model_to_load(cfg.model_path, cfg.model_preset)
+                if is_text_model(model_dir):
+                    generator = TextGenerator.from_dir(model_dir, cfg.decoding, cfg.device)
+                else:
+                    generator = load_generator(cfg.backend, model_dir=model_dir, decoding=cfg.decoding, device=cfg.device)
             except Exception as exc:
                 raise InputError(f"model not loaded: {exc}") from exc
             self._pipeline = MotionPipeline(generator, cfg.joint_prefix)
-            what = cfg.model_path or f"random {cfg.model_preset} model"
-            self.get_logger().info(f"model ready: {what} on {cfg.device}")
+            log = self.get_logger().warning if "random" in what else self.get_logger().info
+            log(f"model ready: {what}; backend {generator.describe()} (asked: {cfg.backend})")
         return self._pipeline
 
     def _publish_clip(self, job: Job) -> None:
@@ -521,7 +545,7 @@ class MotionNode(Node):
         result = GenerateMotion.Result()
         audio = np.zeros(0, np.float32)
         try:
-            text_model = self._pipeline is not None and self._pipeline.generator.condition_input == "text"
+            text_model = self._pipeline is not None and isinstance(self._pipeline.generator, TextGenerator)
             if goal.text and not text_model:
                 raise InputError("text goals need a text model; this node has an audio model: send audio")
             if not goal.text:
@@ -541,13 +565,16 @@ class MotionNode(Node):
             result.message = job.error
             goal_handle.abort()
             return result
-        stage = ""
-        while not job.done.wait(0.02):
+        sent = 0  # stages sent as feedback
+        while True:
+            finished = job.done.wait(0.02)
             if goal_handle.is_cancel_requested:
                 job.cancelled.set()
-            if job.stage != stage:
-                stage = job.stage
+            for stage in job.stages[sent:]:
                 goal_handle.publish_feedback(GenerateMotion.Feedback(stage=stage))
+                sent += 1
+            if finished:
+                break
         if goal_handle.is_cancel_requested or job.cancelled.is_set():
             goal_handle.canceled()
             result.message = "cancelled"

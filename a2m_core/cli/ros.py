@@ -19,6 +19,8 @@ from pathlib import Path
 from a2m_core.errors import InputError
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "config" / "a2m.yaml"
+# a2m_core.runtime.backends.BACKENDS, spelled out: importing it (scipy) would slow down `a2m --help`
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 
 
 def _overrides_file(args: argparse.Namespace, folder: Path) -> Path:
@@ -178,10 +180,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--audio-file", type=Path, metavar="FILE", help="play this audio file (any rate), then exit")
     up.add_argument("--mic-device", metavar="NAME", help="input device name or index (default: the default input)")
     up.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameter file (default: config/a2m.yaml)")
-    up.add_argument("--model", metavar="DIR", help="model folder (default: a randomly initialised model)")
-    up.add_argument("--preset", choices=("paper", "edge", "tiny"), help="architecture of the random model")
-    up.add_argument("--device", help="torch device: cpu, cuda, ...")
-    up.add_argument("--backend", choices=("torch",), help="inference backend")
+    up.add_argument("--model", metavar="DIR", help="model folder (default: the shipped models/default when "
+                     "present, else a random paper model)")
+    up.add_argument("--preset", choices=("paper", "edge", "tiny"),
+                     help="a randomly initialised model of this architecture instead (plumbing only)")
+    up.add_argument("--device", help="device: cpu, cuda, cuda:N (default: cpu)")
+    up.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto, the fastest that "
+                     "loads here: tensorrt on cuda, else onnxruntime, else torch; the node logs its choice)")
     up.add_argument("--record", type=Path, metavar="RUN.mcap", help="record every a2m topic into an MCAP file")
     up.add_argument("--out", type=Path, default=Path("out/ros"), help="folder for the videos (default: out/ros)")
     up.add_argument("--wait-s", type=float, default=120.0,
@@ -195,9 +200,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Includes the VAD's hangover (hangover_s), generation and conversion.")
     bench.add_argument("--runs", type=int, default=5, help="utterances to time (default: 5)")
     bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameter file (default: config/a2m.yaml)")
-    bench.add_argument("--model", metavar="DIR", help="model folder (default: a randomly initialised model)")
-    bench.add_argument("--preset", choices=("paper", "edge", "tiny"), help="architecture of the random model")
-    bench.add_argument("--device", help="torch device: cpu, cuda, ...")
-    bench.add_argument("--backend", choices=("torch",), help="inference backend")
+    bench.add_argument("--model", metavar="DIR", help="model folder (default: the shipped models/default when "
+                     "present, else a random paper model)")
+    bench.add_argument("--preset", choices=("paper", "edge", "tiny"),
+                     help="a randomly initialised model of this architecture instead (plumbing only)")
+    bench.add_argument("--device", help="device: cpu, cuda, cuda:N (default: cpu)")
+    bench.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto, the fastest that "
+                     "loads here: tensorrt on cuda, else onnxruntime, else torch; the node logs its choice)")
     bench.set_defaults(func=ros_bench)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)

@@ -2,8 +2,8 @@
 
 audio (n) float32 16 kHz -> generator -> raw features (t d) -> joints (t j 3, dataset frame)
 -> joint values per avatar joint (t k, REP 103: metres, radians) + joints in the ROS frame.
-The generator is anything with the `MotionGenerator` shape, so the node does not care which
-model, backend or device produced the features.
+The generator is anything with the `MotionGenerator` shape (every `a2m_core.runtime.generator.Generator`
+has it), so the node does not care which model, backend or device produced the features.
 """
 
 from __future__ import annotations
@@ -25,14 +25,9 @@ class MotionGenerator(Protocol):
     """Generates raw (denormalised) dataset features for an utterance."""
 
     skeleton: Skeleton
-    condition_input: str  # "audio", or "text" for text-conditioned models
 
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
         """audio (n) float32 16 kHz -> features (t d) float32 at skeleton.fps; motion_s None: predicted length."""
-        ...
-
-    def from_text(self, text: str, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
-        """A typed instruction -> features (t d) float32 (text-conditioned generators only)."""
         ...
 
 

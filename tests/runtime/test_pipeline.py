@@ -10,14 +10,20 @@ import pytest
 
 from a2m_core.motion.avatar import avatar_joint_names
 from a2m_core.motion.skeleton import HUMANML3D
+from a2m_core.runtime.backends import load_generator
+from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.pipeline import MotionPipeline
-from a2m_core.runtime.torch_generator import GenerationConfig, TorchGenerator
-from a2m_core.errors import InputError
 
 
 @pytest.fixture(scope="module")
-def pipeline():
-    return MotionPipeline(TorchGenerator.from_path_or_preset("", "tiny", config=GenerationConfig(num_iters=2)))
+def generator(tiny_model_dir):
+    """The generator the motion node loads (load_generator), on the eager backend: no export needed."""
+    return load_generator("torch", model_dir=tiny_model_dir, decoding=DecodingConfig(num_iters=2))
+
+
+@pytest.fixture(scope="module")
+def pipeline(generator):
+    return MotionPipeline(generator)
 
 
 def test_clip_has_avatar_joints_and_requested_length(pipeline):
@@ -30,19 +36,16 @@ def test_clip_has_avatar_joints_and_requested_length(pipeline):
     np.testing.assert_array_equal(again.positions, clip.positions)  # the seed fixes the motion
 
 
-def test_prefix_reaches_every_joint_name():
-    generator = TorchGenerator.from_path_or_preset("", "tiny", config=GenerationConfig(num_iters=1))
+def test_pipeline_clip_is_the_generators_motion(pipeline, generator):
+    """The node's path (pipeline) and generate() give the same joints for the same seed."""
+    audio = np.random.default_rng(1).normal(0, 0.1, 24000).astype(np.float32)
+    clip = pipeline(audio, motion_s=1.5, seed=7)
+    motion = generator.generate(audio, 16000, length=30, seed=7)
+    np.testing.assert_allclose(clip.motion.joints, motion.joints, atol=1e-4)
+
+
+def test_prefix_reaches_every_joint_name(generator):
     assert all(n.startswith("left_arm/") for n in MotionPipeline(generator, "left_arm/").joint_names)
-
-
-def test_missing_model_folder_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="model folder not found"):
-        TorchGenerator.from_path_or_preset(str(tmp_path / "nope"), "tiny")
-
-
-def test_generation_config_is_validated():
-    with pytest.raises(ValueError, match="num_iters"):
-        GenerationConfig(num_iters=0)
 
 
 def test_runtime_is_ros_free():
