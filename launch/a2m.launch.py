@@ -15,10 +15,13 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+# Empty model, backend, device, robot_urdf and retarget_map leave the parameter file's value.
 ARGUMENTS = {
-    "model": ("", "model folder (config.json + model.safetensors); empty: a random model (plumbing only)"),
-    "backend": ("torch", "inference backend"),
-    "device": ("cpu", "torch device: cpu, cuda, cuda:1, ..."),
+    "model": ("", "model folder (config.json + model.safetensors); empty: the shipped models/default"),
+    "backend": ("", "inference backend: auto (fastest that loads, logged), torch, onnxruntime, tensorrt"),
+    "device": ("", "device: cpu, cuda, cuda:1, ..."),
+    "robot_urdf": ("", "URDF of a humanoid robot that every clip is also retargeted onto; empty: avatar only"),
+    "retarget_map": ("", "keypoint map of that robot (YAML); empty: config/retarget/unitree_g1.yaml"),
     "audio_file": ("", "play this audio file instead of listening to the microphone"),
     "mic_device": ("", "microphone: input device name or index; empty: the default input"),
     "joint_prefix": ("", "prefix of every avatar joint name"),
@@ -39,7 +42,9 @@ def _nodes(context):
     else:
         robot_description = (share / "urdf" / "avatar.urdf").read_text()
 
-    motion = {"model_path": arg["model"], "backend": arg["backend"], "device": arg["device"], "joint_prefix": prefix}
+    given = {"model_path": arg["model"], "backend": arg["backend"], "device": arg["device"],
+             "robot_urdf": arg["robot_urdf"], "retarget_map": arg["retarget_map"]}
+    motion = {name: value for name, value in given.items() if value} | {"joint_prefix": prefix}
     nodes = [Node(package="a2m_ros", executable="motion_node", name="motion_node", output="screen",
                   parameters=[params, motion])]
     if arg["audio_file"]:

@@ -27,8 +27,11 @@ def _overrides_file(args: argparse.Namespace, folder: Path) -> Path:
     """The command line's node settings as a parameter file that follows (and overrides) --params."""
     import yaml
 
+    robot_urdf = getattr(args, "robot_urdf", None)  # `a2m ros bench` has no robot options
     motion = {k: v for k, v in {"model_path": args.model, "model_preset": args.preset, "device": args.device,
-                                "backend": args.backend}.items() if v is not None}
+                                "backend": args.backend,
+                                "robot_urdf": str(robot_urdf.resolve()) if robot_urdf else None,
+                                "retarget_map": getattr(args, "retarget_map", None)}.items() if v is not None}
     nodes: dict = {"motion_node": {"ros__parameters": motion}} if motion else {}
     if args.audio_file:
         nodes["audio_file_node"] = {"ros__parameters": {"path": str(args.audio_file)}}
@@ -74,6 +77,10 @@ def _up(args: argparse.Namespace) -> int:
         raise InputError(f"audio file not found: {args.audio_file}")
     if not Path(args.params).is_file():
         raise InputError(f"parameter file not found: {args.params}; the default is config/a2m.yaml of the checkout")
+    if args.robot_urdf is not None and not args.robot_urdf.is_file():
+        raise InputError(f"robot URDF not found: {args.robot_urdf}; give the path of the robot's .urdf file")
+    if args.retarget_map is not None and args.robot_urdf is None:
+        raise InputError("--retarget-map needs --robot-urdf: the map says how the avatar's joints land on that robot")
     try:
         import rclpy
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -187,6 +194,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--device", help="device: cpu, cuda, cuda:N (default: cpu)")
     up.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto, the fastest that "
                      "loads here: tensorrt on cuda, else onnxruntime, else torch; the node logs its choice)")
+    up.add_argument("--robot-urdf", type=Path, metavar="URDF", help="also retarget every clip onto this humanoid "
+                    "(robot/joint_trajectory, robot/joint_states; motion_node parameter robot_urdf)")
+    up.add_argument("--retarget-map", metavar="MAP", help="keypoint map of that robot, YAML (default: "
+                    "config/retarget/unitree_g1.yaml; relative paths: the working directory, then the checkout)")
     up.add_argument("--record", type=Path, metavar="RUN.mcap", help="record every a2m topic into an MCAP file")
     up.add_argument("--out", type=Path, default=Path("out/ros"), help="folder for the videos (default: out/ros)")
     up.add_argument("--wait-s", type=float, default=120.0,
