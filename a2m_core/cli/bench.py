@@ -23,7 +23,27 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def _ros_bench(args: argparse.Namespace) -> int:
+    """`a2m bench --ros`: `a2m ros bench` with this command's model options (one backend at most)."""
+    from a2m_core.cli.ros import BACKENDS, DEFAULT_PARAMS, ros_bench
+
+    backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
+    if len(backends) > 1:
+        raise InputError(f"--ros times one backend, got {backends}: give --backends NAME (default: the node's auto)")
+    if args.model and args.preset:
+        raise InputError("give --model or --preset, not both")
+    if args.preset and args.preset not in ("paper", "edge", "tiny"):
+        raise InputError(f"--preset {args.preset!r} with --ros: the motion node takes paper, edge or tiny")
+    if backends and backends[0] not in BACKENDS:
+        raise InputError(f"--backends {backends[0]!r} with --ros: choose one of {', '.join(BACKENDS)}")
+    return ros_bench(argparse.Namespace(runs=args.runs, params=DEFAULT_PARAMS, device=None,
+                                        model=str(args.model) if args.model else None, preset=args.preset,
+                                        backend=backends[0] if backends else None))
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.ros:
+        return _ros_bench(args)
     import torch
 
     from a2m_core.cli.export import DEFAULT_MODEL_DIR
@@ -41,7 +61,7 @@ def _bench(args: argparse.Namespace) -> int:
         model_dir = args.model or DEFAULT_MODEL_DIR
         if not (model_dir / "config.json").is_file():
             raise InputError(f"no model folder at {model_dir}: pass --model DIR or --preset edge (random weights)")
-    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    names = [b.strip() for b in (args.backends or "torch,onnxruntime").split(",") if b.strip()]
     unknown = sorted(set(names) - {"torch", "onnxruntime", "tensorrt"})
     if unknown:
         raise InputError(f"unknown backend(s) {unknown}: choose among torch, onnxruntime, tensorrt")
@@ -89,12 +109,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, help="model folder (default: models/default)")
     p.add_argument("--preset", help="benchmark a preset with seeded random weights instead (e.g. edge)")
     p.add_argument("--onnx", type=Path, help="ONNX export of the model (default: exported once into the cache)")
-    p.add_argument("--backends", default="torch,onnxruntime", help="comma-separated: torch, onnxruntime, tensorrt "
-                   "(default torch,onnxruntime)")
+    p.add_argument("--backends", help="comma-separated: torch, onnxruntime, tensorrt (default torch,onnxruntime; "
+                   "with --ros one of them, or auto, default: the motion node's parameter, auto)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: all usable cores)")
     p.add_argument("--reference-preset", default="paper", help="the paper-size baseline's preset (default paper)")
     p.add_argument("--cascade-preset", default="text", help="the cascade's text model preset (default text)")
     p.add_argument("--no-baselines", action="store_true", help="skip the paper-size and cascade baselines")
     p.add_argument("--quick", action="store_true", help="one short row per backend, few repeats (a smoke test)")
     p.add_argument("--out", type=Path, help="folder for bench.json and bench.md")
+    p.add_argument("--ros", action="store_true", help="instead: end of speech -> JointTrajectory latency through the "
+                   "motion node over DDS (real-time espeak-ng speech, VAD hangover included; same as `a2m ros bench`, "
+                   "needs the ros extra); uses --model/--preset, --backends and --runs")
+    p.add_argument("--runs", type=int, default=5, help="with --ros: utterances to time (default: 5)")
     p.set_defaults(func=_bench)

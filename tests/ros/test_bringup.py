@@ -58,9 +58,12 @@ def test_recorder_schema_includes_dependencies(ros_env):
 
 
 @pytest.mark.slow
-def test_ros_bench_times_end_of_speech_to_trajectory(ros_env):
-    run = a2m("ros", "bench", "--runs", "2", "--preset", "tiny", env=ros_env)
+@pytest.mark.parametrize("command, backend", [(("ros", "bench"), "auto"), (("bench", "--ros", "--backends", "torch"), "torch")])
+def test_ros_bench_times_end_of_speech_to_trajectory(ros_env, command, backend):
+    """`a2m ros bench` and `a2m bench --ros` (which hands its options to it) time the node over DDS."""
+    run = a2m(*command, "--runs", "2", "--preset", "tiny", env=ros_env)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert f"(asked: {backend})" in run.stderr  # the node's `model ready` line: the backend option reached it
     rows = [line for line in run.stdout.splitlines() if line.startswith(("walk forward", "jump twice"))]
     assert len(rows) == 2
     latencies_ms = [float(row.split()[-2]) for row in rows]
