@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from a2m_core.cli.ros import BACKENDS
 from a2m_core.errors import InputError
 
 
@@ -36,48 +37,36 @@ def _generate(args: argparse.Namespace) -> int:
     if args.length is not None and args.length < 1:
         raise InputError(f"--length {args.length}: expected a positive number of frames")
 
-    import torch
-
     from a2m_core.audio.io import load_audio
-    from a2m_core.generation import generate, make_noise
-    from a2m_core.model import AudioToMotion
+    from a2m_core.runtime.backends import load_generator
+    from a2m_core.runtime.interface import DecodingConfig
+    from a2m_core.runtime.text_generator import is_text_model
 
+    try:
+        decoding = DecodingConfig(num_iters=args.num_iters, cfg_scale=args.cfg_scale, res_cfg_scale=args.res_cfg_scale,
+                                  temperature=args.temperature, topk=args.topk)
+    except ValueError as exc:
+        raise InputError(f"{exc}: fix --num-iters, --temperature or --topk") from None
     audio = load_audio(args.audio)
     for warning in audio.warnings:
         print(f"a2m: warning: {warning}")
     model_dir = args.model or default_model_dir()
-    model = AudioToMotion.load(model_dir, map_location=args.device)
-    if model.config.condition_input != "audio":
+    if is_text_model(model_dir):
         raise InputError(f"{model_dir} is a text-conditioned model; a2m generate needs an audio model")
+    # the motion node's loader: the same seed gives the same motion here and in the node
+    generator = load_generator(args.backend, model_dir=model_dir, decoding=decoding, device=args.device)
+    normalized = generator.spec.has_normalization
     needs_joints = joints_out or video_out or bvh_out
-    if needs_joints and model.normalization is None:
+    if needs_joints and not normalized:
         raise InputError(f"{model_dir} has no Mean.npy/Std.npy, so its features cannot become joints: "
                          "use a trained model, or `a2m model init ... --mean Mean.npy --std Std.npy`")
-    samples = torch.from_numpy(np.ascontiguousarray(audio.samples, dtype=np.float32))[None].to(model.device)
-    lengths = None
-    if args.length is not None:
-        if args.length > model.config.max_frames:
-            raise InputError(f"--length {args.length}: this model makes at most {model.config.max_frames} frames")
-        lengths = torch.tensor([args.length], device=model.device)
-    noise = make_noise(model, 1, args.num_iters, seed=args.seed)
-    result = generate(model, samples, torch.tensor([samples.shape[1]], device=model.device), lengths, noise,
-                      num_iters=args.num_iters, cfg_scale=args.cfg_scale, res_cfg_scale=args.res_cfg_scale,
-                      temperature=args.temperature, topk=args.topk)
-    frames = int(result.lengths[0])
-    features = result.features[0, :frames].cpu().numpy()  # (t f) normalised
-    if model.normalization is not None:
-        mean, std = model.normalization
-        features = features * std + mean
-    np.save(out, features.astype(np.float32))
-    fps = model.config.fps
-    print(f"{out}: {'' if model.normalization is not None else 'normalised '}features {features.shape} "
-          f"({frames / fps:.2f} s at {fps:g} fps)")
+    motion = generator.generate(audio.samples, audio.sample_rate_hz, args.length, args.seed)
+    features = motion.features  # (t f), dataset units when the model has Mean/Std
+    np.save(out, features)
+    fps = generator.spec.fps
+    print(f"{out}: {'' if normalized else 'normalised '}features {features.shape} "
+          f"({len(features) / fps:.2f} s at {fps:g} fps; {generator.describe()})")
     if needs_joints:
-        from a2m_core.motion.features import codec_for
-        from a2m_core.motion.motion import Motion
-
-        codec = codec_for(model.config.dataset)
-        motion = Motion(joints=codec.decode(features).astype(np.float32), skeleton=codec.skeleton, features=features)
         if joints_out:
             np.save(joints_out, motion.joints)
             print(f"{joints_out}: joints {motion.joints.shape}")
@@ -115,5 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--res-cfg-scale", type=float, default=5.0, help="guidance scale of residual layers (default 5)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
     p.add_argument("--topk", type=int, help="sample only among the k most likely codes (default: all)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend, as the motion node's "
+                   "`backend` parameter (default torch: no ONNX export needed; every backend gives the same motion "
+                   "for the same seed)")
+    p.add_argument("--device", default="cpu", help="device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=_generate)

@@ -59,3 +59,17 @@ def test_rest_clip_stands_on_the_ground(pipeline):
     values = dict(zip(clip.joint_names, clip.positions[0]))
     assert values["root_z"] == pytest.approx(clip.joints[0, 0, 2], abs=1e-6) and values["root_z"] > 0.5
     assert all(abs(v) < 1e-6 for name, v in values.items() if name != "root_z")  # rest pose = zero angles
+
+
+def test_a2m_generate_gives_the_nodes_motion_for_a_seed(pipeline, tiny_model_dir, tmp_path):
+    """`a2m generate` loads through load_generator as the motion node does: same seed, same motion."""
+    import soundfile
+
+    from a2m_core.cli.main import main
+
+    audio = np.random.default_rng(2).normal(0, 0.1, 24000).astype(np.float32)
+    soundfile.write(tmp_path / "speech.wav", audio, 16000, subtype="FLOAT")
+    assert main(["generate", "--model", str(tiny_model_dir), "--audio", str(tmp_path / "speech.wav"), "--out",
+                 str(tmp_path / "f.npy"), "--seed", "5", "--length", "40", "--num-iters", "2"]) == 0
+    clip = pipeline(audio, motion_s=2.0, seed=5)  # the node's call: 2 s = 40 frames
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), clip.motion.features, rtol=1e-5, atol=1e-5)
