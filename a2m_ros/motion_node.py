@@ -40,6 +40,7 @@ from a2m_core.audio.vad import BACKENDS as VAD_BACKENDS
 from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
+from a2m_core.paths import CHECKOUT, SHIPPED_MODEL_DIR  # relative retarget_map paths fall back to the checkout
 from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points, start_positions_by_name
 from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
 from a2m_core.runtime.interface import DecodingConfig
@@ -61,8 +62,6 @@ STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENER
                MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
 ARRIVAL_HISTORY = 4096  # chunks remembered for latency (minutes at usual chunk sizes)
-CHECKOUT = Path(__file__).resolve().parents[1]  # relative retarget_map paths fall back to the a2m checkout
-DEFAULT_MODEL = CHECKOUT / "models" / "default"  # the trained model shipped with the checkout
 ROBOT_STATE_MAX_AGE_S = 1.0  # older robot joint positions count as unknown (the robot stopped publishing)
 
 
@@ -149,10 +148,10 @@ def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
             raise InputError(f"model folder not found: {model_path}; expected a folder with config.json and "
                              "model.safetensors (a2m train writes one), or leave model_path empty for the shipped model")
         return Path(model_path), model_path
-    if not model_preset and DEFAULT_MODEL.is_dir():
-        return DEFAULT_MODEL, f"the shipped model {DEFAULT_MODEL}"
+    if not model_preset and SHIPPED_MODEL_DIR.is_dir():
+        return SHIPPED_MODEL_DIR, f"the shipped model {SHIPPED_MODEL_DIR}"
     preset = model_preset or "paper"
-    why = "model_preset is set" if model_preset else f"{DEFAULT_MODEL} is absent"
+    why = "model_preset is set" if model_preset else f"{SHIPPED_MODEL_DIR} is absent"
     return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
 
 

@@ -46,8 +46,8 @@ def _bench(args: argparse.Namespace) -> int:
         return _ros_bench(args)
     import torch
 
-    from a2m_core.cli.export import DEFAULT_MODEL_DIR
     from a2m_core.model import AudioToMotion
+    from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import load_generator, preset_model_dir
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
 
@@ -58,7 +58,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.preset:
         model_dir = preset_model_dir(args.preset, PRESET_SEED)
     else:
-        model_dir = args.model or DEFAULT_MODEL_DIR
+        model_dir = args.model or shipped_model_dir()
         if not (model_dir / "config.json").is_file():
             raise InputError(f"no model folder at {model_dir}: pass --model DIR or --preset edge (random weights)")
     names = [b.strip() for b in (args.backends or "torch,onnxruntime").split(",") if b.strip()]

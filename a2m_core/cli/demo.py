@@ -42,14 +42,14 @@ def _ros_available() -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     from a2m_core.audio.io import load_audio
-    from a2m_core.cli.generate import default_model_dir
     from a2m_core.motion.bvh import write_bvh
     from a2m_core.motion.render import render_motion
+    from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import load_generator
 
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_dir = args.model or default_model_dir()
+    model_dir = args.model or shipped_model_dir()
     wav = args.audio or _speak(args.text, out_dir / "instruction.wav")
     audio = load_audio(wav)
     title = args.text if args.audio is None else wav.name

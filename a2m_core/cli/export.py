@@ -6,16 +6,16 @@ import argparse
 from pathlib import Path
 
 from a2m_core.errors import InputError
+from a2m_core.paths import SHIPPED_MODEL_DIR, shipped_model_dir
 
-DEFAULT_MODEL_DIR = Path("models/default")  # where `a2m train` puts the shipped default model
 
 
 def _model_dir(path: Path | None) -> Path:
-    model_dir = path or DEFAULT_MODEL_DIR
-    if not (model_dir / "config.json").is_file():
-        hint = "" if path else " (the default; train one or pass --model DIR, e.g. from `a2m model init`)"
-        raise InputError(f"no model folder at {model_dir}{hint}: expected config.json and model.safetensors")
-    return model_dir
+    if path is None:
+        return shipped_model_dir()
+    if not (path / "config.json").is_file():
+        raise InputError(f"no model folder at {path}: expected config.json and model.safetensors")
+    return path
 
 
 def _onnx(args: argparse.Namespace) -> int:
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Write graph (a) audio -> condition (dynamic batch and audio length) and graph "
                        "(b) condition + length + noise -> tokens, features, joints (decoding unrolled, dynamic "
                        "batch), check them with onnx.checker and against TensorRT 10's operator list.")
-    o.add_argument("--model", type=Path, help=f"model folder (default: {DEFAULT_MODEL_DIR})")
+    o.add_argument("--model", type=Path, help=f"model folder (default: {SHIPPED_MODEL_DIR})")
     o.add_argument("--out", type=Path, required=True, help="export folder to write (replaced if it exists)")
     o.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     o.add_argument("--num-iters", type=int, default=10, help="MaskGIT iterations baked into graph (b) (default 10)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from a2m_core.cli.ros import BACKENDS
 from a2m_core.errors import InputError
+from a2m_core.paths import shipped_model_dir
 
 
 def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path | None:
@@ -15,15 +16,6 @@ def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path |
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{flag} {path}: expected a file ending in {' or '.join(suffixes)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def default_model_dir() -> Path:
-    """The model shipped in the repository (models/default), used when --model is not given."""
-    path = Path(__file__).resolve().parents[2] / "models" / "default"
-    if not (path / "config.json").is_file():
-        raise InputError(f"no --model given and the shipped default model is not at {path} (it comes with a "
-                         "git clone of a2m): pass --model DIR")
     return path
 
 
@@ -50,7 +42,7 @@ def _generate(args: argparse.Namespace) -> int:
     audio = load_audio(args.audio)
     for warning in audio.warnings:
         print(f"a2m: warning: {warning}")
-    model_dir = args.model or default_model_dir()
+    model_dir = args.model or shipped_model_dir()
     if is_text_model(model_dir):
         raise InputError(f"{model_dir} is a text-conditioned model; a2m generate needs an audio model")
     # the motion node's loader: the same seed gives the same motion here and in the node
