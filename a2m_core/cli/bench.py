@@ -25,7 +25,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _ros_bench(args: argparse.Namespace) -> int:
     """`a2m bench --ros`: `a2m ros bench` with this command's model options (one backend at most)."""
-    from a2m_core.cli.ros import BACKENDS, DEFAULT_PARAMS, ros_bench
+    from a2m_core.runtime.interface import BACKENDS
+    from a2m_ros.cli import DEFAULT_PARAMS, ros_bench
 
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     if len(backends) > 1:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.ros import BACKENDS
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
+from a2m_core.runtime.interface import BACKENDS
 
 
 def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path | None:

@@ -27,7 +27,7 @@ COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
     ("a2m_core.cli.retarget", True),
     ("training.cli", False),
     ("training.cli_train", False),
-    ("a2m_core.cli.ros", False),
+    ("a2m_ros.cli", False),
 )
 
 

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from a2m_core.errors import InputError
+from a2m_core.paths import CHECKOUT
 
-DEFAULT_MAP = Path(__file__).resolve().parents[2] / "config" / "retarget" / "unitree_g1.yaml"
+DEFAULT_MAP = CHECKOUT / "config" / "retarget" / "unitree_g1.yaml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

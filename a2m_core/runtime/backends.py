@@ -18,10 +18,9 @@ from pathlib import Path
 from a2m_core.errors import InputError
 from a2m_core.runtime.export import ExportError, ExportInfo, check_current, export_onnx, model_hash, read_export
 from a2m_core.runtime.generator import Generator
-from a2m_core.runtime.interface import DecodingConfig
+from a2m_core.runtime.interface import BACKENDS, DecodingConfig
 
 log = logging.getLogger(__name__)
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 
 
 def cache_dir() -> Path:

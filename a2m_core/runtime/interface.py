@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")  # "auto": the fastest that loads, in this order
 CONDITION_INPUTS = ("audio", "audio_lens")
 CONDITION_OUTPUTS = ("cond", "cond_valid")
 MOTION_INPUTS = ("cond", "cond_valid", "lengths", "noise")
