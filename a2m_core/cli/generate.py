@@ -5,27 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from a2m_core.cli.paths import output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
 from a2m_core.runtime.interface import BACKENDS
 
 
-def _out_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> Path | None:
-    if path is None:
-        return None
-    if path.suffix.lower() not in suffixes:
-        raise InputError(f"{flag} {path}: expected a file ending in {' or '.join(suffixes)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    out = _out_path(args.out, (".npy",), "--out")
-    joints_out = _out_path(args.joints, (".npy",), "--joints")
-    video_out = _out_path(args.video, (".mp4", ".gif"), "--video")
-    bvh_out = _out_path(args.bvh, (".bvh",), "--bvh")
+    out = output_path(args.out, (".npy",))
+    joints_out = output_path(args.joints, (".npy",), "--joints") if args.joints is not None else None
+    video_out = output_path(args.video, (".mp4", ".gif"), "--video") if args.video is not None else None
+    bvh_out = output_path(args.bvh, (".bvh",), "--bvh") if args.bvh is not None else None
     if args.length is not None and args.length < 1:
         raise InputError(f"--length {args.length}: expected a positive number of frames")
 

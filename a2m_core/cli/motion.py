@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.cli.paths import output_path
 from a2m_core.errors import InputError
 
 INPUT_HELP = (
@@ -22,16 +23,6 @@ def _add_input_args(parser: argparse.ArgumentParser, what: str = INPUT_HELP) -> 
     parser.add_argument("--std", type=Path, help="the dataset's Std.npy: the features are normalised")
 
 
-def _out_path(path: Path, suffixes: tuple[str, ...]) -> Path:
-    if path.suffix.lower() not in suffixes:
-        raise InputError(f"--out {path}: expected a file ending in {' or '.join(suffixes)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {path}: cannot create its folder ({exc.strerror})") from None
-    return path
-
-
 def _load(args: argparse.Namespace):
     from a2m_core.motion.io import load_motion
 
@@ -42,7 +33,7 @@ def _decode(args: argparse.Namespace) -> int:
     motion = _load(args)
     if motion.features is None:
         raise InputError(f"{args.input}: holds joints already; decode takes features (frames, 263 or 251)")
-    out = _out_path(args.out, (".npy",))
+    out = output_path(args.out, (".npy",))
     np.save(out, motion.joints)
     print(f"{out}: joints {motion.joints.shape} ({motion.skeleton.name}, {motion.duration_s:.2f} s)")
     return 0
@@ -64,7 +55,7 @@ def _encode(args: argparse.Namespace) -> int:
         raise InputError(f"{args.input}: {exc}") from None
     if args.mean is not None:
         features = Normalizer.from_files(args.mean, args.std).normalize(features)
-    out = _out_path(args.out, (".npy",))
+    out = output_path(args.out, (".npy",))
     np.save(out, features.astype(np.float32))
     print(f"{out}: features {features.shape} ({skeleton.name}{', normalised' if args.mean else ''})")
     return 0
@@ -74,7 +65,7 @@ def _render(args: argparse.Namespace) -> int:
     from a2m_core.motion.render import VIDEO_SUFFIXES, render_motion
 
     motion = _load(args)
-    out = _out_path(args.out, VIDEO_SUFFIXES)
+    out = output_path(args.out, VIDEO_SUFFIXES)
     render_motion(motion, out, title=args.title if args.title is not None else args.input.stem)
     print(f"{out}: {motion.num_frames} frames, {motion.duration_s:.2f} s")
     return 0
@@ -84,7 +75,7 @@ def _bvh(args: argparse.Namespace) -> int:
     from a2m_core.motion.bvh import write_bvh
 
     motion = _load(args)
-    out = _out_path(args.out, (".bvh",))
+    out = output_path(args.out, (".bvh",))
     write_bvh(out, motion.joints, motion.skeleton, motion.fps)
     print(f"{out}: {motion.num_frames} frames, {motion.skeleton.num_joints} joints")
     return 0
@@ -93,7 +84,7 @@ def _bvh(args: argparse.Namespace) -> int:
 def _urdf(args: argparse.Namespace) -> int:
     from a2m_core.motion.avatar import write_avatar_urdf
 
-    out = _out_path(args.out, (".urdf",))
+    out = output_path(args.out, (".urdf",))
     write_avatar_urdf(out)
     print(f"{out}: avatar URDF for the SMPL-22 skeleton")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.errors import InputError
+from a2m_core.cli.paths import output_path
 from a2m_core.paths import CHECKOUT
 
 DEFAULT_MAP = CHECKOUT / "config" / "retarget" / "unitree_g1.yaml"
@@ -29,16 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_retarget)
 
 
-def _writable(path: Path, suffixes: tuple[str, ...], flag: str) -> Path:
-    if path.suffix.lower() not in suffixes:
-        raise InputError(f"{flag} {path}: expected a file ending in {' or '.join(suffixes)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot create its folder ({exc.strerror})") from None
-    return path
-
-
 def _retarget(args: argparse.Namespace) -> int:
     from a2m_core.motion.io import load_motion
     from a2m_core.motion.render import VIDEO_SUFFIXES
@@ -47,8 +37,8 @@ def _retarget(args: argparse.Namespace) -> int:
     from a2m_core.retarget.retarget import retarget
     from a2m_core.retarget.robot import RobotModel
 
-    out = _writable(args.out, (".npz",), "--out")
-    video = _writable(args.video, VIDEO_SUFFIXES, "--video") if args.video is not None else None
+    out = output_path(args.out, (".npz",), "--out")
+    video = output_path(args.video, VIDEO_SUFFIXES, "--video") if args.video is not None else None
     motion = load_motion(args.motion)
     robot = RobotModel(args.urdf)
     keypoint_map = load_keypoint_map(args.map, motion.skeleton)
