@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STAGE_HELP = ("rvq: motion tokenizer; masked: front-end + condition encoder + masked transformer; residual: "
+STAGE_CHOICES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders", "evaluator")
+STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder taught the instruction's slots "
+              "(corpus only); masked: front-end + condition encoder + masked transformer; residual: "
               "residual transformer; length: length predictor; transformers: masked + residual + length at once; "
+              "decoders: masked + residual + length on the frozen, cached condition (after condition); "
               "evaluator: the contrastive motion/text/audio evaluator used by `a2m eval`")
 
 
@@ -89,7 +92,7 @@ def register(subparsers) -> None:
                     "to OUT/checkpoints every loop.checkpoint_every steps; --resume continues a killed run with the "
                     "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_core.cli.main "
                     "train ... (the batch size is global). When finished, OUT/model is a model folder.")
-    train.add_argument("stage", choices=("rvq", "masked", "residual", "length", "transformers", "evaluator"),
+    train.add_argument("stage", choices=STAGE_CHOICES,
                        help=STAGE_HELP)
     train.add_argument("--data", type=Path, required=True, help="dataset folder (new_joint_vecs/, texts/, audio/)")
     train.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, tensorboard, model)")

@@ -111,21 +111,24 @@ def _load_model(init: Path | None, config: RunConfig, data: Path):
     return model
 
 
-def _feature_cache(model, folder: Path):
-    """A disk cache of the frozen audio front-end's output for one utterance."""
+def _feature_cache(model, folder: Path, with_condition: bool):
+    """A disk cache of one utterance's frozen front-end output, or with_condition of the frozen
+    front-end + condition encoder's output (cond (m d); all m tokens of one utterance are valid)."""
     import torch
 
     from training.data.datasets import FeatureCache
     from training.stages import frontend_fingerprint
 
-    frontend = model.frontend.eval()
+    frontend, condition = model.frontend.eval(), model.condition.eval()
 
     @torch.no_grad()
     def features(audio: np.ndarray) -> np.ndarray:
-        feats, _ = frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
+        feats, feat_lens = frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
+        if with_condition:
+            feats, _ = condition(feats, feat_lens)
         return feats[0].numpy()
 
-    return FeatureCache(folder, features, frontend_fingerprint(model))
+    return FeatureCache(folder, features, frontend_fingerprint(model, with_condition))
 
 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
@@ -154,10 +157,17 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     if stage_name == "rvq":
         dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
     else:
-        cache = None
+        cache, slots, augment = None, None, None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
-            cache = _feature_cache(model, out / "feature_cache")
-        dataset, collate_fn = Utterances(data, "train", cache=cache, styles=config.styles), collate
+            cache = _feature_cache(model, out / "feature_cache", with_condition="condition" not in stage.trainable)
+        if stage_name == "condition":
+            from training.data.augment import speech_augment
+            from training.instruction_slots import ClipSlots
+
+            slots = ClipSlots(data)
+            augment = speech_augment if cache is None else None  # cached features cannot be augmented
+        dataset = Utterances(data, "train", cache=cache, styles=config.styles, slots=slots, audio_transform=augment)
+        collate_fn = collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
             "run": {"preset": config.preset, "condition": config.condition, "styles": list(config.styles),
                     "window_len": config.window_len}}

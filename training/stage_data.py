@@ -7,6 +7,7 @@ generator (see training.loop.SeededItems): the crop of an item is then a functio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +56,20 @@ def stack_windows(items: list[torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class Utterances:
-    """MotionAudioDataset with per-item seeded crops (it draws from its `rng` attribute)."""
+    """MotionAudioDataset with per-item seeded crops (it draws from its `rng` attribute).
+
+    slots: the clips' instruction slots (training.instruction_slots.ClipSlots), added to each item
+    as "slots" (the condition stage); audio_transform: augmentation applied on every read.
+    """
 
     def __init__(self, root: str | Path, split: str, *, random_crop: bool = True,
-                 styles: tuple[str, ...] = ("original", "oral"), cache: FeatureCache | None = None):
+                 styles: tuple[str, ...] = ("original", "oral"), cache: FeatureCache | None = None,
+                 slots: Callable[[str], np.ndarray] | None = None,
+                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
         self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles,
-                                                                         random_crop=random_crop), cache=cache)
+                                                                         random_crop=random_crop), cache=cache,
+                                          audio_transform=audio_transform)
+        self.slots = slots
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -74,8 +83,11 @@ class Utterances:
 
     def item(self, index: int, rng: np.random.Generator) -> dict:
         self.dataset.rng = rng
-        return self.dataset[index]
+        return self[index]
 
     def __getitem__(self, index: int) -> dict:
-        return self.dataset[index]
+        item = self.dataset[index]
+        if self.slots is not None:
+            item["slots"] = torch.from_numpy(self.slots(item["clip"]))
+        return item
 

@@ -5,13 +5,18 @@ mode, so their dropout is off), and returns its losses from `forward(batch)` for
 training.loop.train. The order (MoMask's, with the paper's audio condition):
 
   rvq          the RVQ-VAE on motion windows
+  condition    front-end + condition encoder, supervised by the instruction's slots (corpus only;
+               see training.instruction_slots): teaches a front-end trained from scratch the words
   masked       front-end (unless frozen) + condition encoder + masked transformer, tokens from the frozen RVQ-VAE
   residual     residual transformer on the frozen condition
   length       length predictor on the frozen condition
   transformers masked + residual + length in one pass (condition computed once: a third of the CPU time)
+  decoders     masked + residual + length on the frozen condition (after `condition`); the
+               condition of each utterance is computed once and cached on disk
 
 Front-ends: the log-mel front-end learns with the condition encoder; WavLM and MiniLM are frozen
-(as in the paper), so their outputs can be cached on disk (training.stage_data, FeatureCache).
+(as in the paper), so their outputs can be cached on disk (training.stage_data, FeatureCache); where
+the condition encoder is frozen too, its output is what the cache holds.
 """
 
 from __future__ import annotations
@@ -22,21 +27,27 @@ import torch
 from torch import Tensor, nn
 
 from a2m_core.model import AudioToMotion
+from a2m_core.model.layers import lengths_to_mask
+from training.instruction_slots import SlotProbe, pooled_condition
 
-STAGES = ("rvq", "masked", "residual", "length", "transformers")
+STAGES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders")
 
 
 def frontend_is_frozen(model: AudioToMotion) -> bool:
     return model.config.frontend.kind != "logmel"
 
 
-def frontend_fingerprint(model: AudioToMotion) -> dict:
-    """Config plus a hash of the front-end's weights: the key of its feature cache."""
+def frontend_fingerprint(model: AudioToMotion, with_condition: bool = False) -> dict:
+    """Config plus a hash of the front-end's weights (and the condition encoder's, with_condition):
+    the key of their feature cache."""
+    parts = ("frontend", "condition") if with_condition else ("frontend",)
     digest = hashlib.sha1()
-    for name, tensor in sorted(model.frontend.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().numpy().tobytes())
-    return {"frontend": model.config.to_dict()["frontend"], "weights_sha1": digest.hexdigest()}
+    for part in parts:
+        for name, tensor in sorted(getattr(model, part).state_dict().items()):
+            digest.update(f"{part}.{name}".encode())
+            digest.update(tensor.detach().cpu().float().numpy().tobytes())
+    config = model.config.to_dict()
+    return {**{part: config[part] for part in parts}, "weights_sha1": digest.hexdigest()}
 
 
 class Stage(nn.Module):
@@ -73,7 +84,41 @@ _TOKEN_STAGES = {
     "residual": ("residual",),
     "length": ("length_predictor",),
     "transformers": ("condition", "masked", "residual", "length_predictor"),
+    "decoders": ("masked", "residual", "length_predictor"),
 }
+
+
+def condition_of(stage: Stage, batch: dict) -> tuple[Tensor, Tensor]:
+    """The batch's condition (b m d), cond_valid (b m): from audio, captions or a disk cache.
+
+    A cache ("audio_features", "features_len") holds the frozen front-end's output, or the
+    frozen condition itself where the condition encoder is frozen too (training.runner).
+    """
+    model = stage.model
+    if "audio_features" in batch:
+        feats, lens = batch["audio_features"], batch["features_len"]
+        if "condition" in stage.trainable:
+            return model.condition(feats, lens)
+        return feats, lengths_to_mask(lens, feats.shape[1])
+    if model.config.condition_input == "text":
+        return model.encode_text(batch["caption"])
+    return model.encode_audio(batch["audio"], batch["audio_len"])
+
+
+class ConditionStage(Stage):
+    """batch: utterances with slot targets (b slots fields) -> slot cross entropy of the pooled condition.
+
+    The probe is the stage's own module: checkpoints hold it, the saved model does not.
+    """
+
+    def __init__(self, model: AudioToMotion):
+        super().__init__(model, ("condition",) if frontend_is_frozen(model) else ("frontend", "condition"))
+        self.probe = SlotProbe(model.config.condition.dim)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        cond, cond_valid = condition_of(self, batch)
+        losses = self.probe.loss(pooled_condition(cond, cond_valid), batch["slots"])
+        return {"loss": losses["slots"], **losses}
 
 
 class TokenStage(Stage):
@@ -90,21 +135,13 @@ class TokenStage(Stage):
         super().__init__(model, parts)
         self.kind = kind
 
-    def condition(self, batch: dict) -> tuple[Tensor, Tensor]:
-        model = self.model
-        if "audio_features" in batch:  # a frozen front-end's cached output
-            return model.condition(batch["audio_features"], batch["features_len"])
-        if model.config.condition_input == "text":
-            return model.encode_text(batch["caption"])
-        return model.encode_audio(batch["audio"], batch["audio_len"])
-
     def forward(self, batch: dict) -> dict[str, Tensor]:
         model = self.model
         down = model.config.rvq_vae.downsample
         num_tokens = torch.div(batch["length"], down, rounding_mode="floor").clamp(1, model.config.masked.max_tokens)
         frames = int(num_tokens.max()) * down
         codes = model.rvq_vae.encode(batch["motion"][:, :frames])  # (b n q)
-        cond, cond_valid = self.condition(batch)
+        cond, cond_valid = condition_of(self, batch)
         losses: dict[str, Tensor] = {}
         if "masked" in self.trainable:
             losses["masked"], losses["masked_acc"] = model.masked.loss(codes[..., 0], num_tokens, cond, cond_valid)
@@ -119,6 +156,8 @@ class TokenStage(Stage):
 def make_stage(name: str, model: AudioToMotion) -> Stage:
     if name == "rvq":
         return RVQStage(model)
+    if name == "condition":
+        return ConditionStage(model)
     if name in _TOKEN_STAGES:
         return TokenStage(model, name)
     raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}")

@@ -176,7 +176,8 @@ def test_run_config_builds_condition_ablations_and_picks_styles(tiny_corpus):
 
 @pytest.mark.slow
 def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
-    """Stages that do not train the front-end read its output from OUT/feature_cache after the first visit."""
+    """Stages that train neither the front-end nor the condition encoder read the condition from
+    OUT/feature_cache after the first visit."""
     from training.runner import run_stage
 
     model = AudioToMotion.from_preset("tiny")
@@ -186,5 +187,5 @@ def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
     run_stage("length", tiny_corpus, tmp_path / "run", config, init=tmp_path / "init", progress=False)
     cached = list((tmp_path / "run" / "feature_cache").rglob("*.npy"))
     assert 4 <= len(cached) <= 12  # 3 batches of 4 utterances, some visited twice
-    features = np.load(cached[0])
-    assert features.ndim == 2 and features.shape[1] == model.config.frontend.dim
+    condition = np.load(cached[0])
+    assert condition.shape == (model.config.condition.num_cond_tokens, model.config.condition.dim)

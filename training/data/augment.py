@@ -74,3 +74,14 @@ def through_rate(signal: np.ndarray, sample_rate_hz: int, source_rate_hz: int) -
     """As if recorded at `source_rate_hz` (8/12/22.05/44.1/48 kHz) and resampled back to `sample_rate_hz`."""
     check_samples(signal, "signal")
     return resample(resample(signal, sample_rate_hz, source_rate_hz), source_rate_hz, sample_rate_hz)
+
+
+def speech_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = 16000) -> np.ndarray:
+    """The condition stage's augmentation: a third of the utterances band-limited as if recorded at
+    8 or 12 kHz, half of them with white noise at 5-30 dB SNR (the evaluation's 10 dB and 12 kHz
+    conditions lie inside these ranges)."""
+    if rng.random() < 1 / 3:
+        signal = through_rate(signal, sample_rate_hz, int(rng.choice((8000, 12000))))
+    if rng.random() < 0.5 and np.any(signal):
+        signal = add_noise(signal, float(rng.uniform(5.0, 30.0)), rng)
+    return signal

@@ -1,0 +1,97 @@
+"""The condition stage (instruction slots supervise the front-end and condition encoder) and the
+decoders stage that trains the token transformers on the frozen, cached condition."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from a2m_core.errors import InputError
+from a2m_core.model import AudioToMotion
+from training.data.augment import speech_augment
+from training.instruction_slots import NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, pooled_condition, slot_targets
+from training.loop import LoopConfig
+from training.runner import RunConfig, run_stage
+
+
+def test_slot_targets_index_each_field_and_leave_missing_slots_empty():
+    actions = [{"kind": "wave", "side": "right", "direction": None, "count": 3, "speed": "normal"},
+               {"kind": "walk", "side": None, "direction": "backward", "count": 4, "speed": "fast"}]
+    targets = slot_targets(actions)
+    kinds = SLOT_FIELDS["kind"]
+    assert targets.shape == (NUM_SLOTS, len(SLOT_FIELDS))
+    assert targets[0].tolist() == [kinds.index("wave"), 2, 0, SLOT_FIELDS["count"].index(3), 2]
+    assert targets[1].tolist() == [kinds.index("walk"), 0, 2, SLOT_FIELDS["count"].index(4), 3]
+    assert targets[2].tolist() == [0, 0, 0, 0, 0]  # no third action
+    with pytest.raises(ValueError, match="side"):
+        slot_targets([{"kind": "wave", "side": "up", "direction": None, "count": 2, "speed": "normal"}])
+
+
+def test_clip_slots_read_records_and_say_what_is_missing(tmp_path):
+    with pytest.raises(InputError, match="records"):
+        ClipSlots(tmp_path)
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "000001.json").write_text(json.dumps(
+        {"actions": [{"kind": "sit_down", "side": None, "direction": None, "count": None, "speed": "normal"}]}))
+    assert ClipSlots(tmp_path)("000001")[0, 0] == SLOT_FIELDS["kind"].index("sit_down")
+    with pytest.raises(InputError, match="000002"):
+        ClipSlots(tmp_path)("000002")
+
+
+def test_probe_loss_is_low_only_for_the_right_slots():
+    torch.manual_seed(0)
+    probe = SlotProbe(8)
+    targets = torch.from_numpy(np.stack([slot_targets([{"kind": "kick", "side": "left", "direction": None,
+                                                        "count": 1, "speed": "normal"}])] * 4))
+    pooled = torch.randn(4, 8, requires_grad=True)
+    optimizer = torch.optim.Adam([pooled, *probe.parameters()], lr=0.1)
+    for _ in range(100):
+        loss = probe.loss(pooled, targets)["slots"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    fitted = probe.loss(pooled, targets)
+    assert fitted["kind_acc"] == 1.0 and fitted["slots"] < 0.1
+    other = targets.clone()
+    other[:, 0, 1] = SLOT_FIELDS["side"].index("right")
+    assert probe.loss(pooled, other)["slots"] > fitted["slots"] + 1.0
+
+
+def test_pooled_condition_ignores_padded_tokens():
+    cond = torch.tensor([[[1.0, 1.0], [3.0, 3.0], [100.0, 100.0]]])
+    assert pooled_condition(cond, torch.tensor([[True, True, False]])).tolist() == [[2.0, 2.0]]
+
+
+def test_speech_augment_keeps_length_and_follows_the_generator():
+    t = np.arange(16000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    outs = [speech_augment(speech, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(len(o) == len(speech) and o.dtype == np.float32 for o in outs)
+    assert any(not np.allclose(o, speech) for o in outs) and any(np.allclose(o, speech) for o in outs)
+    np.testing.assert_array_equal(outs[3], speech_augment(speech, np.random.default_rng(3)))
+
+
+@pytest.mark.slow
+def test_condition_then_decoders_train_their_own_parts(tiny_corpus, tmp_path):
+    """condition trains front-end + condition encoder (its probe stays out of the model); decoders
+    trains the transformers on the condition cached on disk and leaves the condition as it was."""
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
+    model.save(tmp_path / "init")
+    config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3, warmup_steps=1))
+    result = run_stage("condition", tiny_corpus, tmp_path / "cond", config, init=tmp_path / "init", progress=False)
+    assert np.isfinite(result.last_losses["slots"]) and "kind_acc" in result.last_losses
+    run_stage("decoders", tiny_corpus, tmp_path / "dec", config, init=tmp_path / "cond" / "model", progress=False)
+    init, cond, dec = (AudioToMotion.load(tmp_path / p) for p in ("init", "cond/model", "dec/model"))
+
+    def moved(a, b, part):
+        return any(not torch.equal(x, y) for x, y in zip(getattr(a, part).parameters(), getattr(b, part).parameters()))
+
+    assert moved(init, cond, "frontend") and moved(init, cond, "condition") and not moved(init, cond, "masked")
+    assert not moved(cond, dec, "frontend") and not moved(cond, dec, "condition")
+    assert moved(cond, dec, "masked") and moved(cond, dec, "residual") and moved(cond, dec, "length_predictor")
+    cached = np.load(next((tmp_path / "dec" / "feature_cache").rglob("*.npy")))
+    assert cached.shape == (model.config.condition.num_cond_tokens, model.config.condition.dim)

@@ -1,0 +1,107 @@
+"""Instruction slots: what a corpus clip's instruction asks for, as class targets per action.
+
+The paper's audio front-end is WavLM, pretrained on 94 k hours of speech, so its features
+already carry words; this project's default front-end is a log-mel convolution trained from
+scratch on a few hours of synthetic speech, and the masked-token loss alone teaches it the
+words of an instruction only very slowly (the first CPU-trained default model ignored its
+condition entirely). The corpus knows what every utterance asks for (records/CLIP.json: 1-3
+actions with kind, side, direction, count and speed), so the `condition` training stage
+supervises the pooled condition with these slots directly: a linear probe per slot and field,
+trained with the front-end and the condition encoder, then dropped (it is not part of the
+shipped model). The token transformers then learn on a condition that already separates
+"left" from "right" and "wave" from "kick".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from a2m_core.errors import InputError
+from training.data.sequences import MAX_ACTIONS
+from training.data.spec import ACTION_KINDS, SIDES_LRB, SPEEDS
+
+# Each field's classes; index 0 (None) is "no such action" or "the action takes no such parameter".
+SLOT_FIELDS: dict[str, tuple] = {
+    "kind": (None, *ACTION_KINDS),
+    "side": (None, *SIDES_LRB),
+    "direction": (None, "forward", "backward", "left", "right"),
+    "count": (None, *sorted({c for k in ACTION_KINDS.values() for c in k.counts})),
+    "speed": (None, *SPEEDS),
+}
+NUM_SLOTS = MAX_ACTIONS
+
+
+def slot_targets(actions: list[dict]) -> np.ndarray:
+    """A clip record's actions -> (NUM_SLOTS, len(SLOT_FIELDS)) int64 class indices (0 past the last action)."""
+    if not 1 <= len(actions) <= NUM_SLOTS:
+        raise ValueError(f"expected 1..{NUM_SLOTS} actions, got {len(actions)}")
+    targets = np.zeros((NUM_SLOTS, len(SLOT_FIELDS)), dtype=np.int64)
+    for slot, action in enumerate(actions):
+        for f, (field, classes) in enumerate(SLOT_FIELDS.items()):
+            value = action.get(field)
+            if value not in classes:
+                raise ValueError(f"action field {field}={value!r} is not one of {classes}")
+            targets[slot, f] = classes.index(value)
+    return targets
+
+
+class ClipSlots:
+    """Slot targets of every clip of a corpus folder (its records/CLIP.json files)."""
+
+    def __init__(self, root: str | Path):
+        folder = Path(root) / "records"
+        if not folder.is_dir():
+            raise InputError(f"{folder} not found: the condition stage needs the built-in corpus's action records "
+                             "(`a2m data corpus`); HumanML3D / KIT-ML have none, train them with `transformers`")
+        self.folder = folder
+        self._targets: dict[str, np.ndarray] = {}
+
+    def __call__(self, clip: str) -> np.ndarray:
+        if clip not in self._targets:
+            path = self.folder / f"{clip}.json"
+            try:
+                self._targets[clip] = slot_targets(json.loads(path.read_text())["actions"])
+            except (OSError, KeyError, ValueError) as exc:
+                raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from exc
+        return self._targets[clip]
+
+
+class SlotProbe(nn.Module):
+    """Pooled condition (b d) -> logits of every slot and field; a linear map, so that the
+    condition itself, not the probe, has to hold the instruction."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.sizes = [len(classes) for classes in SLOT_FIELDS.values()]
+        self.proj = nn.Linear(dim, NUM_SLOTS * sum(self.sizes))
+
+    def forward(self, pooled: Tensor) -> list[Tensor]:
+        """(b d) -> one (b NUM_SLOTS classes) logit tensor per field."""
+        logits = self.proj(pooled).reshape(pooled.shape[0], NUM_SLOTS, -1)
+        return list(logits.split(self.sizes, dim=-1))
+
+    def loss(self, pooled: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Cross entropy summed over fields (mean over slots and batch), and the kind accuracy of real actions.
+
+        targets (b NUM_SLOTS fields) int64 from slot_targets.
+        """
+        losses, kind_logits = [], None
+        for f, logits in enumerate(self(pooled)):
+            losses.append(F.cross_entropy(logits.flatten(0, 1), targets[..., f].flatten()))
+            if f == 0:
+                kind_logits = logits
+        real = targets[..., 0] > 0  # (b slots): slots holding an action
+        kind_correct = (kind_logits.argmax(-1) == targets[..., 0])[real].float().mean()
+        return {"slots": torch.stack(losses).sum(), "kind_acc": kind_correct}
+
+
+def pooled_condition(cond: Tensor, cond_valid: Tensor) -> Tensor:
+    """Mean of the valid condition tokens: (b m d), (b m) -> (b d)."""
+    weight = cond_valid.to(cond.dtype)[..., None]  # (b m 1)
+    return (cond * weight).sum(1) / weight.sum(1).clamp(min=1.0)
