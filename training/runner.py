@@ -153,7 +153,12 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     model = _load_model(init, config, data)
     if stage_name != "rvq" and init is None:
         raise InputError(f"stage {stage_name!r} needs a trained RVQ-VAE: pass --init RUN/model from `a2m train rvq`")
-    stage = make_stage(stage_name, model)
+    vocabulary = None
+    if stage_name == "condition":
+        from training.instruction_slots import WordProbe, corpus_transcripts
+
+        vocabulary = WordProbe.vocabulary_of(corpus_transcripts(data, "train", config.styles))
+    stage = make_stage(stage_name, model, vocabulary)
     if stage_name == "rvq":
         dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
     else:

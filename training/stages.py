@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from a2m_core.model import AudioToMotion
 from a2m_core.model.layers import lengths_to_mask
-from training.instruction_slots import SlotProbe, pooled_condition
+from training.instruction_slots import SlotProbe, WordProbe, pooled_condition
 
 STAGES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders")
 
@@ -106,19 +106,32 @@ def condition_of(stage: Stage, batch: dict) -> tuple[Tensor, Tensor]:
 
 
 class ConditionStage(Stage):
-    """batch: utterances with slot targets (b slots fields) -> slot cross entropy of the pooled condition.
+    """batch: utterances with slot targets (b slots fields) and transcripts -> the slot cross entropy
+    of the pooled condition plus the word-bag loss of the per-frame states (training.instruction_slots).
 
-    The probe is the stage's own module: checkpoints hold it, the saved model does not.
+    The probes are the stage's own modules: checkpoints hold them, the saved model does not.
+    vocabulary: the word probe's words (WordProbe.vocabulary_of the training transcripts).
     """
 
-    def __init__(self, model: AudioToMotion):
+    def __init__(self, model: AudioToMotion, vocabulary: list[str]):
         super().__init__(model, ("condition",) if frontend_is_frozen(model) else ("frontend", "condition"))
-        self.probe = SlotProbe(model.config.condition.dim)
+        self.slot_probe = SlotProbe(model.config.condition.dim)
+        self.word_probe = WordProbe(model.config.condition.dim, vocabulary)
 
     def forward(self, batch: dict) -> dict[str, Tensor]:
-        cond, cond_valid = condition_of(self, batch)
-        losses = self.probe.loss(pooled_condition(cond, cond_valid), batch["slots"])
-        return {"loss": losses["slots"], **losses}
+        model = self.model
+        text_model = model.config.condition_input == "text"
+        if "audio_features" in batch:  # a frozen front-end's cached output
+            feats, feat_lens = batch["audio_features"], batch["features_len"]
+        elif text_model:
+            feats, feat_lens = model.frontend(batch["caption"])
+        else:
+            model.check_audio(batch["audio"], batch["audio_len"])
+            feats, feat_lens = model.frontend(batch["audio"], batch["audio_len"])
+        cond, cond_valid, frames, frames_valid = model.condition.encode(feats, feat_lens)
+        losses = {**self.slot_probe.loss(pooled_condition(cond, cond_valid), batch["slots"]),
+                  **self.word_probe.loss(frames, frames_valid, batch["caption" if text_model else "text"])}
+        return {"loss": losses["slots"] + losses["words"], **losses}
 
 
 class TokenStage(Stage):
@@ -153,11 +166,13 @@ class TokenStage(Stage):
         return losses
 
 
-def make_stage(name: str, model: AudioToMotion) -> Stage:
+def make_stage(name: str, model: AudioToMotion, vocabulary: list[str] | None = None) -> Stage:
     if name == "rvq":
         return RVQStage(model)
     if name == "condition":
-        return ConditionStage(model)
+        if vocabulary is None:
+            raise ValueError("the condition stage needs the word probe's vocabulary")
+        return ConditionStage(model, vocabulary)
     if name in _TOKEN_STAGES:
         return TokenStage(model, name)
     raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}")

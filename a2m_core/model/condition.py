@@ -2,7 +2,9 @@
 
 All kinds share one interface, `ConditionEncoder(config)(feats, feat_lens) -> (cond (b m d),
 cond_valid (b m) bool)`; the transformers take the condition as prefix tokens, so a fixed-size
-condition (m constant) and a per-frame one (m follows the audio) both fit.
+condition (m constant) and a per-frame one (m follows the audio) both fit. `encode` also returns
+the per-frame states the condition is compressed from (training supervises them; see
+training.instruction_slots).
 
 - `memory_retrieval` (the paper's): a linear query per audio frame attends over a learnable memory
   of `num_memory` tokens used as keys and values; positional encoding and encoder layers follow.
@@ -31,6 +33,7 @@ from torch import Tensor, nn
 from a2m_core.model.layers import SinusoidalPositions, check_divisible, check_positive, encoder_stack, lengths_to_mask
 
 ConditionKind = Literal["memory_retrieval", "avgpool", "conv1d", "transformer_cls"]
+Encoded = tuple[Tensor, Tensor, Tensor, Tensor]  # cond (b m d), cond_valid (b m), frames (b n d), frames_valid (b n)
 
 
 @dataclass(frozen=True)
@@ -95,16 +98,16 @@ class MemoryRetrievalEncoder(nn.Module):
         self.pool = AttentionPool(config.dim, config.num_cond_tokens, config.num_heads) if config.is_fixed_size else None
         self.norm = nn.LayerNorm(config.dim)
 
-    def forward(self, feats: Tensor, feat_lens: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, feats: Tensor, feat_lens: Tensor) -> Encoded:
         valid = lengths_to_mask(feat_lens, feats.shape[1])  # (b n)
         q = self.query(feats)  # (b n d)
         memory = self.memory.expand(feats.shape[0], -1, -1)  # (b k d)
         retrieved, _ = self.retrieve(q, memory, memory, need_weights=False)  # (b n d)
         h = self.encoder(self.positions(q + retrieved), src_key_padding_mask=~valid)  # (b n d)
         if self.pool is None:
-            return self.norm(h), valid
+            return self.norm(h), valid, h, valid
         cond = self.pool(h, valid)  # (b q d)
-        return self.norm(cond), torch.ones(cond.shape[:2], dtype=torch.bool, device=cond.device)
+        return self.norm(cond), torch.ones(cond.shape[:2], dtype=torch.bool, device=cond.device), h, valid
 
 
 class AvgPoolEncoder(nn.Module):
@@ -116,7 +119,7 @@ class AvgPoolEncoder(nn.Module):
         self.proj = nn.Linear(config.dim_in, config.dim)
         self.norm = nn.LayerNorm(config.dim)
 
-    def forward(self, feats: Tensor, feat_lens: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, feats: Tensor, feat_lens: Tensor) -> Encoded:
         k = self.config.pool
         n = feats.shape[1]
         m = (n + k - 1) // k
@@ -125,7 +128,8 @@ class AvgPoolEncoder(nn.Module):
         h = h.reshape(h.shape[0], m, k, -1)  # (b m k d)
         pooled = (h * weight).sum(2) / weight.sum(2).clamp(min=1.0)  # (b m d)
         cond_lens = torch.div(feat_lens + k - 1, k, rounding_mode="floor")
-        return self.norm(pooled), lengths_to_mask(cond_lens, m)
+        cond, cond_valid = self.norm(pooled), lengths_to_mask(cond_lens, m)
+        return cond, cond_valid, cond, cond_valid
 
 
 class Conv1dEncoder(nn.Module):
@@ -142,7 +146,7 @@ class Conv1dEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(config.dim)
 
-    def forward(self, feats: Tensor, feat_lens: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, feats: Tensor, feat_lens: Tensor) -> Encoded:
         valid = lengths_to_mask(feat_lens, feats.shape[1])
         h = (feats * valid[..., None]).transpose(1, 2)  # (b c n)
         lens = feat_lens
@@ -151,7 +155,8 @@ class Conv1dEncoder(nn.Module):
             if i < self.num_down:
                 lens = torch.div(lens + 1, 2, rounding_mode="floor")  # ceil: output of k3 s2 p1
         h = h.transpose(1, 2)  # (b m d)
-        return self.norm(h), lengths_to_mask(lens, h.shape[1])
+        cond, cond_valid = self.norm(h), lengths_to_mask(lens, h.shape[1])
+        return cond, cond_valid, cond, cond_valid
 
 
 class TransformerClsEncoder(nn.Module):
@@ -166,12 +171,12 @@ class TransformerClsEncoder(nn.Module):
         self.encoder = encoder_stack(config.dim, config.num_layers, config.num_heads, config.ff_mult, config.dropout)
         self.norm = nn.LayerNorm(config.dim)
 
-    def forward(self, feats: Tensor, feat_lens: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, feats: Tensor, feat_lens: Tensor) -> Encoded:
         b = feats.shape[0]
         h = torch.cat([self.cls.expand(b, -1, -1), self.proj(feats)], dim=1)  # (b 1+n d)
         valid = lengths_to_mask(feat_lens + 1, h.shape[1])
         h = self.encoder(self.positions(h), src_key_padding_mask=~valid)
-        return self.norm(h[:, :1]), torch.ones(b, 1, dtype=torch.bool, device=feats.device)
+        return self.norm(h[:, :1]), torch.ones(b, 1, dtype=torch.bool, device=feats.device), h[:, 1:], valid[:, 1:]
 
 
 _ENCODERS: dict[str, type[nn.Module]] = {
@@ -191,6 +196,11 @@ class ConditionEncoder(nn.Module):
         self.encoder = _ENCODERS[config.kind](config)
 
     def forward(self, feats: Tensor, feat_lens: Tensor) -> tuple[Tensor, Tensor]:
+        cond, cond_valid, _, _ = self.encode(feats, feat_lens)
+        return cond, cond_valid
+
+    def encode(self, feats: Tensor, feat_lens: Tensor) -> Encoded:
+        """-> cond (b m d), cond_valid (b m), and the per-frame states (b n' d), frames_valid (b n') it came from."""
         if feats.shape[1] > self.config.max_frames:
             raise ValueError(f"condition encoder got {feats.shape[1]} frames, at most {self.config.max_frames} "
                              "fit its positional table (raise ConditionConfig.max_frames)")
