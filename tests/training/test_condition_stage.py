@@ -12,7 +12,8 @@ import torch
 from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion
 from training.data.augment import speech_augment
-from training.instruction_slots import NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, pooled_condition, slot_targets
+from training.instruction_slots import (NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, WordProbe, pooled_condition,
+                                       slot_targets)
 from training.loop import LoopConfig
 from training.runner import RunConfig, run_stage
 
@@ -95,3 +96,37 @@ def test_condition_then_decoders_train_their_own_parts(tiny_corpus, tmp_path):
     assert moved(cond, dec, "masked") and moved(cond, dec, "residual") and moved(cond, dec, "length_predictor")
     cached = np.load(next((tmp_path / "dec" / "feature_cache").rglob("*.npy")))
     assert cached.shape == (model.config.condition.num_cond_tokens, model.config.condition.dim)
+
+
+def test_word_probe_targets_the_words_present_and_learns_which_frame_carries_them():
+    vocabulary = WordProbe.vocabulary_of(["wave your left hand", "kick with your left leg", "wave your right hand"] * 20)
+    assert vocabulary == sorted(set("wave your left hand kick with leg right".split()))
+    torch.manual_seed(0)
+    probe = WordProbe(6, vocabulary)
+    targets = probe.targets(["Wave your LEFT hand!", "jump"], torch.device("cpu"))
+    assert targets[0].sum() == 4 and targets[0, vocabulary.index("left")] == 1 and targets[1].sum() == 0
+    # one frame per word: frame k is word k's one-hot direction; padding frames must not count
+    frames = torch.eye(6)[None].repeat(2, 1, 1)
+    valid = torch.tensor([[True] * 6, [True, True, False, False, False, False]])
+    texts = ["left hand", "left"]
+    optimizer = torch.optim.Adam(probe.parameters(), lr=0.05)
+    for _ in range(200):
+        loss = probe.loss(frames, valid, texts)["words"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert probe.loss(frames, valid, texts)["word_recall"] == 1.0
+
+
+@pytest.mark.parametrize("kind", ["memory_retrieval", "avgpool", "conv1d", "transformer_cls"])
+def test_condition_encoders_return_the_frames_their_condition_comes_from(kind):
+    from a2m_core.model.condition import ConditionConfig, ConditionEncoder
+
+    encoder = ConditionEncoder(ConditionConfig(kind=kind, dim_in=8, dim=16, num_memory=4, num_layers=1, num_heads=2,
+                                               pool=4)).eval()
+    feats, lens = torch.randn(2, 20, 8), torch.tensor([20, 11])
+    cond, cond_valid, frames, frames_valid = encoder.encode(feats, lens)
+    forward = encoder(feats, lens)
+    torch.testing.assert_close(forward[0], cond)
+    assert frames.shape[:2] == frames_valid.shape and frames.shape[-1] == 16
+    assert frames_valid[0].all() and frames_valid[1].sum() < frames_valid[0].sum()
