@@ -84,11 +84,25 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ship(args: argparse.Namespace) -> int:
+    from a2m_core.errors import InputError
+    from training.ship import ship_model
+
+    for folder in (args.model, args.evaluator):
+        if folder is not None and not (folder / "config.json").is_file():
+            raise InputError(f"{folder} is not a model folder (no config.json)")
+    size = ship_model(args.model, args.out, args.evaluator)
+    print(f"{args.out}: {size / 1e6:.1f} MB")
+    return 0
+
+
 def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train one stage of the model (or the evaluator) on a dataset folder",
         description="Train one stage on a HumanML3D-layout folder with speech (`a2m data corpus`). Stages in order: "
-                    "rvq, then masked + residual + length (or transformers for all three at once). Checkpoints go "
+                    "rvq, then condition + decoders (the built-in corpus: the condition learns the instruction's "
+                    "words and slots first), or masked + residual + length (or transformers for all three at once) "
+                    "on datasets without action records. Checkpoints go "
                     "to OUT/checkpoints every loop.checkpoint_every steps; --resume continues a killed run with the "
                     "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_core.cli.main "
                     "train ... (the batch size is global). When finished, OUT/model is a model folder.")
@@ -137,3 +151,13 @@ def register(subparsers) -> None:
     follow.add_argument("--seed", type=int, default=0)
     follow.add_argument("--report", type=Path, required=True, help="output .json")
     follow.set_defaults(func=_eval_instructions)
+
+    ship = subparsers.add_parser(
+        "ship", help="write the inference-only copy of a trained model (float16, no RVQ-VAE encoder)",
+        description="Write a trained model folder as the repository ships models/default: float16 weights without "
+                    "the RVQ-VAE encoder (only training encodes motion), plus the evaluator used for its reports. "
+                    "It generates like the full folder (to float16 rounding) but cannot seed further training.")
+    ship.add_argument("--model", type=Path, required=True, help="trained model folder (RUN/model)")
+    ship.add_argument("--evaluator", type=Path, help="evaluator folder to ship beside it (OUT/evaluator)")
+    ship.add_argument("--out", type=Path, required=True, help="output folder, e.g. models/default")
+    ship.set_defaults(func=_ship)

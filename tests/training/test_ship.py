@@ -30,3 +30,15 @@ def test_shipped_model_is_smaller_and_decodes_the_same_tokens(tmp_path, tiny_cor
                                rtol=1e-2, atol=1e-2)
     with pytest.raises(InputError, match="inference-only"):
         run_stage("masked", tiny_corpus, tmp_path / "run", RunConfig(preset="tiny"), init=tmp_path / "shipped")
+
+
+def test_ship_command_writes_the_folder_and_refuses_a_non_model(tmp_path, capsys):
+    from a2m_core.cli.main import main
+
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
+    model.save(tmp_path / "full")
+    assert main(["ship", "--model", str(tmp_path / "full"), "--out", str(tmp_path / "shipped")]) == 0
+    assert "MB" in capsys.readouterr().out and is_inference_only(tmp_path / "shipped")
+    assert main(["ship", "--model", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "not a model folder" in capsys.readouterr().err
