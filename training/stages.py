@@ -88,21 +88,27 @@ _TOKEN_STAGES = {
 }
 
 
+def frontend_features(model: AudioToMotion, batch: dict) -> tuple[Tensor, Tensor]:
+    """The front-end's output feats (b n c), feat_lens (b) for a batch: cached on disk, or computed
+    from the audio (checked) or, for a text model, the captions."""
+    if "audio_features" in batch:
+        return batch["audio_features"], batch["features_len"]
+    if model.config.condition_input == "text":
+        return model.frontend(batch["caption"])
+    model.check_audio(batch["audio"], batch["audio_len"])
+    return model.frontend(batch["audio"], batch["audio_len"])
+
+
 def condition_of(stage: Stage, batch: dict) -> tuple[Tensor, Tensor]:
-    """The batch's condition (b m d), cond_valid (b m): from audio, captions or a disk cache.
+    """The batch's condition (b m d), cond_valid (b m).
 
     A cache ("audio_features", "features_len") holds the frozen front-end's output, or the
     frozen condition itself where the condition encoder is frozen too (training.runner).
     """
-    model = stage.model
-    if "audio_features" in batch:
-        feats, lens = batch["audio_features"], batch["features_len"]
-        if "condition" in stage.trainable:
-            return model.condition(feats, lens)
-        return feats, lengths_to_mask(lens, feats.shape[1])
-    if model.config.condition_input == "text":
-        return model.encode_text(batch["caption"])
-    return model.encode_audio(batch["audio"], batch["audio_len"])
+    if "audio_features" in batch and "condition" not in stage.trainable:
+        cond, lens = batch["audio_features"], batch["features_len"]
+        return cond, lengths_to_mask(lens, cond.shape[1])
+    return stage.model.condition(*frontend_features(stage.model, batch))
 
 
 class ConditionStage(Stage):
@@ -120,17 +126,10 @@ class ConditionStage(Stage):
 
     def forward(self, batch: dict) -> dict[str, Tensor]:
         model = self.model
-        text_model = model.config.condition_input == "text"
-        if "audio_features" in batch:  # a frozen front-end's cached output
-            feats, feat_lens = batch["audio_features"], batch["features_len"]
-        elif text_model:
-            feats, feat_lens = model.frontend(batch["caption"])
-        else:
-            model.check_audio(batch["audio"], batch["audio_len"])
-            feats, feat_lens = model.frontend(batch["audio"], batch["audio_len"])
-        cond, cond_valid, frames, frames_valid = model.condition.encode(feats, feat_lens)
+        cond, cond_valid, frames, frames_valid = model.condition.encode(*frontend_features(model, batch))
+        words = batch["caption" if model.config.condition_input == "text" else "text"]
         losses = {**self.slot_probe.loss(pooled_condition(cond, cond_valid), batch["slots"]),
-                  **self.word_probe.loss(frames, frames_valid, batch["caption" if text_model else "text"])}
+                  **self.word_probe.loss(frames, frames_valid, words)}
         return {"loss": losses["slots"] + losses["words"], **losses}
 
 
