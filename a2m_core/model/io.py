@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from a2m_core import __version__
+from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
 
@@ -62,15 +63,8 @@ def read_config(directory: str | Path) -> AudioToMotionConfig:
         raise InputError(f"model folder {directory} does not exist: give a folder made by `a2m model init` or training")
     if not path.is_file():
         raise InputError(f"{path} is missing: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
-    try:
-        document = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}): the file is damaged; re-save or re-download the model") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError(f"{path} is not an a2m model config (no \"format\": \"{FORMAT}\")")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path} has format_version {document.get('format_version')!r}; this a2m reads "
-                         f"{FORMAT_VERSION}: upgrade a2m or convert the model")
+    document = read_document(path, FORMAT, FORMAT_VERSION, "an a2m model config",
+                             "re-save or re-download the model (a newer format needs a newer a2m)")
     try:
         return AudioToMotionConfig.from_dict(document["config"])
     except (KeyError, TypeError, ValueError) as exc:

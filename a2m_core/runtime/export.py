@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 from a2m_core import __version__
+from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import (
     CONDITION_INPUTS,
@@ -272,15 +273,7 @@ def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
     meta = directory / META_FILE
     if not meta.is_file():
         raise ExportError(f"{directory} is not an ONNX export ({META_FILE} missing): {fix}")
-    try:
-        doc = json.loads(meta.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{meta} is damaged ({exc}): {fix}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
-        raise ExportError(f"{meta} is not an a2m ONNX export (no \"format\": \"{EXPORT_FORMAT}\"): {fix}")
-    if doc.get("format_version") != EXPORT_FORMAT_VERSION:
-        raise ExportError(f"{meta} has format_version {doc.get('format_version')!r}, this a2m reads "
-                          f"{EXPORT_FORMAT_VERSION}: {fix}")
+    doc = read_document(meta, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, "an a2m ONNX export", fix, ExportError)
     try:
         info = ExportInfo(directory=directory, model_config=dict(doc["model_config"]),
                           decoding=DecodingConfig(**doc["decoding"]), opset=int(doc["opset"]),

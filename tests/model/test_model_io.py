@@ -67,6 +67,12 @@ def test_damaged_config(saved):
                                                      "config": {"frontend": {"kind": "logmel"}}}))
     with pytest.raises(InputError, match="unusable model config"):
         AudioToMotion.load(directory)
+    (directory / CONFIG_FILE).write_text(json.dumps({"format": "a2m-model", "format_version": 99, "config": {}}))
+    with pytest.raises(InputError, match="format_version 99, this a2m reads 1: .*newer a2m"):
+        AudioToMotion.load(directory)
+    (directory / CONFIG_FILE).write_text(json.dumps(["a2m-model"]))
+    with pytest.raises(InputError, match="not an a2m model config"):
+        AudioToMotion.load(directory)
 
 
 def test_truncated_weights(saved):
