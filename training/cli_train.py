@@ -14,13 +14,18 @@ STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder t
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from a2m_core.errors import InputError
     from training.runner import MODEL_DIR, RunConfig
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
-    if args.preset:
-        from dataclasses import replace
-
-        config = replace(config, preset=args.preset)
+    given = {"preset": args.preset, "styles": args.styles and tuple(args.styles.split(",")),
+             "condition": args.condition and {**config.condition, **_key_values(args.condition)}}
+    try:
+        config = replace(config, **{k: v for k, v in given.items() if v})
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
     config = config.with_loop(max_steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     if args.stage == "evaluator":
         from training.evaluator.train import run_evaluator
@@ -34,6 +39,24 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{args.stage}: step {result.steps}/{config.loop.max_steps} in {result.wall_s:.0f} s ({losses}); "
           f"model in {Path(args.out) / MODEL_DIR}")
     return 0
+
+
+def _key_values(text: str) -> dict[str, int | float | str]:
+    """'kind=avgpool,pool=8' -> {'kind': 'avgpool', 'pool': 8}."""
+    from a2m_core.errors import InputError
+
+    pairs = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--condition {text!r}: expected KEY=VALUE pairs separated by commas")
+        for kind in (int, float, str):
+            try:
+                pairs[key.strip()] = kind(value.strip())
+                break
+            except ValueError:
+                continue
+    return pairs
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -112,7 +135,14 @@ def register(subparsers) -> None:
     train.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, tensorboard, model)")
     train.add_argument("--config", type=Path, help="run config YAML (preset, window_len, loop: {...})")
     train.add_argument("--init", type=Path, help="model folder to start from (OUT/model of the previous stage)")
-    train.add_argument("--preset", help="model preset for a first stage without --init (default edge)")
+    train.add_argument("--preset",
+                       help="model preset (default: --init's model, or edge without --init); with --init, the parts "
+                            "whose config matches (e.g. the RVQ-VAE) carry over and the rest start fresh (edge-text: "
+                            "the text baseline from an edge run)")
+    train.add_argument("--condition", metavar="KEY=VALUE,...",
+                       help="condition encoder fields replaced in the preset, over the run config's (ablations: "
+                            "kind=avgpool,pool=8; kind=conv1d,pool=8; kind=transformer_cls)")
+    train.add_argument("--styles", help="utterance styles to train on, comma-separated (original, oral; default both)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--steps", type=int, help="override loop.max_steps")
     train.add_argument("--batch-size", type=int, help="override loop.batch_size (global over all processes)")

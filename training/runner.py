@@ -6,7 +6,7 @@ starts from (`--init OUT/model`) and that `a2m generate` / `a2m eval` load.
 
 Run config (YAML; every key optional):
 
-    preset: edge          # model preset when --init is not given (first stage)
+    preset: edge          # model preset (default: --init's model, or edge without --init)
     condition: {kind: avgpool, pool: 8}   # ablations: ConditionConfig fields replaced in the preset
     styles: [original, oral]              # utterance styles to train on (Original vs Oral data)
     window_len: 64        # rvq: motion window in frames
@@ -35,7 +35,7 @@ MODEL_DIR = "model"
 
 @dataclass(frozen=True)
 class RunConfig:
-    preset: str = "edge"
+    preset: str | None = None
     condition: dict[str, Any] = field(default_factory=dict)
     styles: tuple[str, ...] = ("original", "oral")
     window_len: int = 64
@@ -83,7 +83,6 @@ class RunConfig:
 
 
 def _load_model(init: Path | None, config: RunConfig, data: Path):
-    from a2m_core.model import AudioToMotion
     from a2m_core.motion.features import Normalizer
 
     if init is not None:
@@ -92,22 +91,51 @@ def _load_model(init: Path | None, config: RunConfig, data: Path):
         if (init / "model.safetensors").is_file() and is_inference_only(init):
             raise InputError(f"{init} is an inference-only model folder (no RVQ-VAE encoder, float16): start from "
                              "the full run folder's model (RUN/model) instead")
-    if init is not None:
-        model = AudioToMotion.load(init)
-    else:
-        from dataclasses import replace as replace_fields
-
-        from a2m_core.model.presets import preset_config
-
-        preset = preset_config(config.preset)
-        try:
-            model = AudioToMotion(replace_fields(preset, condition=replace_fields(preset.condition, **config.condition)))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"run config condition {config.condition}: {exc}") from exc
+    model = _build_model(init, config)
     normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if normalizer.dim != model.config.rvq_vae.dim_motion:
         raise InputError(f"{data} has {normalizer.dim}-d motion, the model expects {model.config.rvq_vae.dim_motion}")
     model.normalization = (normalizer.mean.astype(np.float32), normalizer.std.astype(np.float32))
+    return model
+
+
+# AudioToMotionConfig part -> the AudioToMotion module built from it
+_PARTS = {"frontend": "frontend", "condition": "condition", "rvq_vae": "rvq_vae", "masked": "masked",
+          "residual": "residual", "length": "length_predictor"}
+
+
+def _build_model(init: Path | None, config: RunConfig):
+    """The model a stage starts from: --init's model as saved; or, where the run config names a
+    preset or condition overrides, a model of that config which carries over every part whose
+    config equals --init's (so ablations and the text variant reuse one trained RVQ-VAE); or a
+    fresh model of the preset (edge by default)."""
+    from dataclasses import replace as replace_fields
+
+    from a2m_core.model import AudioToMotion
+    from a2m_core.model.presets import preset_config
+
+    start = AudioToMotion.load(init) if init is not None else None
+    if start is not None and config.preset is None and not config.condition:
+        return start
+    if config.preset is not None:
+        base = preset_config(config.preset, start.config.dataset if start else "humanml3d")
+    else:
+        base = start.config if start is not None else preset_config("edge")
+    try:
+        model = AudioToMotion(replace_fields(base, condition=replace_fields(base.condition, **config.condition)))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"run config preset {config.preset!r}, condition {config.condition}: {exc}") from exc
+    if start is not None:
+        carried = [part for part in _PARTS if getattr(model.config, part) == getattr(start.config, part)]
+        if not carried:
+            raise InputError(f"--init {init} shares no part with the run config's model (preset {config.preset!r}, "
+                             f"condition {config.condition}): nothing to start from")
+        for part in carried:
+            getattr(model, _PARTS[part]).load_state_dict(getattr(start, _PARTS[part]).state_dict())
+        import sys
+
+        print(f"from {init}: carried {', '.join(carried)}; new: "
+              f"{', '.join(p for p in _PARTS if p not in carried) or 'nothing'}", file=sys.stderr)
     return model
 
 
@@ -170,7 +198,8 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
             from training.instruction_slots import ClipSlots
 
             slots = ClipSlots(data)
-            augment = speech_augment if cache is None else None  # cached features cannot be augmented
+            # cached features cannot be augmented; a text model does not hear the audio
+            augment = speech_augment if cache is None and model.config.condition_input == "audio" else None
         dataset = Utterances(data, "train", cache=cache, styles=config.styles, slots=slots, audio_transform=augment)
         collate_fn = collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from a2m_core.errors import InputError
 
-PRESET_NAMES = ("paper", "edge", "text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
+PRESET_NAMES = ("paper", "edge", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
 
 
 def _init(args: argparse.Namespace) -> int:

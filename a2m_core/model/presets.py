@@ -6,6 +6,8 @@
 - `edge`: the log-mel front-end and narrower parts, for CPU and Jetson (sizes chosen by measured
   latency; see the project docs).
 - `text`: the paper's sizes with the MiniLM text front-end (text baseline, ASR cascade).
+- `edge-text`: the edge sizes with the MiniLM text front-end: the text baseline of the edge model
+  (its RVQ-VAE, condition encoder and transformers have the same configs as edge's).
 - `tiny`: a few hundred thousand parameters, so tests of other parts run in seconds.
 """
 
@@ -58,10 +60,16 @@ def _text(dataset: str) -> AudioToMotionConfig:
     return _compose(TextFrontendConfig(), **_PAPER_SIZES, dataset=dataset)
 
 
+_EDGE_SIZES = dict(cond_dim=256, num_memory=256, cond_layers=2, cond_heads=4, dim=256, num_layers=4, num_heads=4,
+                   rvq_width=384, code_dim=384, num_codes=512, num_quantizers=6, res_depth=2, length_dim=128)
+
+
 def _edge(dataset: str) -> AudioToMotionConfig:
-    return _compose(LogMelFrontendConfig(dim=256, num_layers=2), cond_dim=256, num_memory=256, cond_layers=2,
-                    cond_heads=4, dim=256, num_layers=4, num_heads=4, rvq_width=384, code_dim=384, num_codes=512,
-                    num_quantizers=6, res_depth=2, length_dim=128, dataset=dataset)
+    return _compose(LogMelFrontendConfig(dim=256, num_layers=2), **_EDGE_SIZES, dataset=dataset)
+
+
+def _edge_text(dataset: str) -> AudioToMotionConfig:
+    return _compose(TextFrontendConfig(), **_EDGE_SIZES, dataset=dataset)
 
 
 def _tiny(dataset: str) -> AudioToMotionConfig:
@@ -70,7 +78,7 @@ def _tiny(dataset: str) -> AudioToMotionConfig:
                     code_dim=16, num_codes=32, num_quantizers=3, res_depth=1, length_dim=16, dataset=dataset)
 
 
-PRESETS = {"paper": _paper, "edge": _edge, "text": _text, "tiny": _tiny}
+PRESETS = {"paper": _paper, "edge": _edge, "text": _text, "edge-text": _edge_text, "tiny": _tiny}
 
 
 def preset_config(name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotionConfig:

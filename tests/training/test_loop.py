@@ -174,6 +174,42 @@ def test_run_config_builds_condition_ablations_and_picks_styles(tiny_corpus):
         RunConfig.from_dict({"styles": ["shouted"]})
 
 
+def test_init_carries_the_parts_whose_config_the_run_config_keeps(tiny_corpus, tmp_path):
+    """An ablation started from a trained RVQ-VAE run keeps that RVQ-VAE and gets a fresh condition
+    encoder; without preset or condition overrides --init loads as saved."""
+    from training.runner import _load_model
+
+    torch.manual_seed(1)
+    trained = AudioToMotion.from_preset("tiny")
+    trained.save(tmp_path / "rvq")
+    same = _load_model(tmp_path / "rvq", RunConfig(), tiny_corpus)
+    assert same.config == trained.config
+    ablation = _load_model(tmp_path / "rvq", RunConfig.from_dict({"condition": {"kind": "conv1d", "pool": 4}}),
+                           tiny_corpus)
+    assert ablation.config.condition.kind == "conv1d" and ablation.config.rvq_vae == trained.config.rvq_vae
+    for name, value in trained.rvq_vae.state_dict().items():
+        assert torch.equal(ablation.rvq_vae.state_dict()[name], value)
+    with pytest.raises(InputError, match="shares no part"):
+        _load_model(tmp_path / "rvq", RunConfig(preset="edge"), tiny_corpus)
+
+
+def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
+    """`a2m train --condition kind=avgpool,pool=4 --styles oral` builds and records that run."""
+    import json
+
+    from a2m_core.cli.main import main
+
+    AudioToMotion.from_preset("tiny").save(tmp_path / "rvq")
+    assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--init",
+                 str(tmp_path / "rvq"), "--condition", "kind=avgpool,pool=4", "--styles", "oral", "--steps", "1",
+                 "--batch-size", "2"]) == 0
+    assert AudioToMotion.load(tmp_path / "run" / "model").config.condition.pool == 4
+    run = json.loads((tmp_path / "run" / "train_summary.json").read_text())["run"]
+    assert run["condition"] == {"kind": "avgpool", "pool": 4} and run["styles"] == ["oral"]
+    assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "bad"), "--init",
+                 str(tmp_path / "rvq"), "--condition", "kind"]) == 2
+
+
 @pytest.mark.slow
 def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
     """Stages that train neither the front-end nor the condition encoder read the condition from
