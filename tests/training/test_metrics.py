@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
+from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision,
+                              word_error_rate)
 
 
 class ScriptedChoice:
@@ -70,3 +71,11 @@ def test_estimate_mean_and_95_ci():
     assert str(estimate) == "2.500 ± 1.096"
     with pytest.raises(ValueError):
         Estimate.of([1.0, float("nan")])
+
+
+def test_word_error_rate_counts_edits_over_reference_words():
+    # "raise the right hand" -> "raise a right hand now": 1 substitution + 1 insertion; "wave" -> "": 1 deletion
+    assert word_error_rate(["Raise the right hand.", "wave"], ["raise a right hand now", ""]) == pytest.approx(3 / 5)
+    assert word_error_rate(["walk forward"], ["Walk, forward!"]) == 0.0
+    with pytest.raises(ValueError, match="paired"):
+        word_error_rate(["a"], [])
