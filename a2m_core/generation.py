@@ -62,6 +62,27 @@ def guide(cond_logits: Tensor, uncond_logits: Tensor, scale: float) -> Tensor:
     return uncond_logits + scale * (cond_logits - uncond_logits)
 
 
+def guided_logits(net, tokens: tuple[Tensor, ...], valid: Tensor, cond: Tensor, cond_valid: Tensor,
+                  scale: float) -> Tensor:
+    """net(*tokens, valid, cond, cond_valid, drop_cond) -> logits (b n k) guided at `scale`.
+
+    The conditional and unconditional branches run as one batch of 2b; at scale 1 guidance is
+    the conditional logits alone, so only that branch runs (half the work: a decoding option
+    for slow CPUs, see docs/performance.md).
+    """
+    b = cond.shape[0]
+    keep = torch.zeros(b, dtype=torch.bool, device=cond.device)
+    if scale == 1.0:
+        return net(*tokens, valid, cond, cond_valid, keep)
+
+    def both(x: Tensor) -> Tensor:
+        return torch.cat([x, x])
+
+    cond_logits, uncond_logits = net(*map(both, tokens), both(valid), both(cond), both(cond_valid),
+                                     torch.cat([keep, ~keep])).chunk(2)
+    return guide(cond_logits, uncond_logits, scale)
+
+
 def top_k_filter(logits: Tensor, k: int | None) -> Tensor:
     """Keep the k largest logits of the last dim, the rest -inf; k None or >= the vocabulary keeps all."""
     if k is None or k >= logits.shape[-1]:
@@ -118,19 +139,12 @@ def generate_from_condition(
     n = num_positions if num_positions is not None else int(num_tokens.max())
     valid = lengths_to_mask(num_tokens, n)  # (b n)
 
-    # Conditional and unconditional branches run as one batch of 2b.
-    cond2 = torch.cat([cond, cond])
-    cond_valid2 = torch.cat([cond_valid, cond_valid])
-    drop2 = torch.cat([torch.zeros(b, dtype=torch.bool, device=cond.device),
-                       torch.ones(b, dtype=torch.bool, device=cond.device)])
-    valid2 = torch.cat([valid, valid])
-
     mask_id = model.masked.mask_id
     ids = torch.full((b, n), mask_id, dtype=torch.long, device=cond.device)
     remaining = mask_schedule(num_iters).to(cond.device)  # (T)
     for t in range(num_iters):
-        cond_logits, uncond_logits = model.masked(torch.cat([ids, ids]), valid2, cond2, cond_valid2, drop2).chunk(2)
-        logits = top_k_filter(guide(cond_logits, uncond_logits, cfg_scale), topk) / temperature  # (b n k)
+        logits = guided_logits(model.masked, (ids,), valid, cond, cond_valid, cfg_scale)
+        logits = top_k_filter(logits, topk) / temperature  # (b n k)
         sampled = (logits + noise[:, t, :n]).argmax(-1)  # (b n)
         confidence = logits.softmax(-1).gather(-1, sampled[..., None])[..., 0]  # (b n)
         still_masked = ids == mask_id
@@ -146,10 +160,9 @@ def generate_from_condition(
     zeros = torch.zeros_like(ids)
     for j in range(1, num_q):
         codes = torch.stack(layers + [zeros] * (num_q - j), dim=-1)  # (b n q)
-        layer = torch.full((2 * b,), j, dtype=torch.long, device=cond.device)
-        cond_logits, uncond_logits = model.residual(torch.cat([codes, codes]), layer, valid2, cond2, cond_valid2,
-                                                    drop2).chunk(2)
-        logits = top_k_filter(guide(cond_logits, uncond_logits, res_cfg_scale), topk) / temperature
+        layer = torch.full((b,), j, dtype=torch.long, device=cond.device)
+        logits = guided_logits(model.residual, (codes, layer), valid, cond, cond_valid, res_cfg_scale)
+        logits = top_k_filter(logits, topk) / temperature
         sampled = (logits + noise[:, num_iters + j - 1, :n]).argmax(-1)
         layers.append(torch.where(valid, sampled, zeros))
     tokens = torch.stack(layers, dim=-1)  # (b n q)

@@ -12,6 +12,7 @@ from a2m_core.generation import (
     generate,
     generate_from_condition,
     guide,
+    guided_logits,
     make_noise,
     mask_schedule,
     noise_shape,
@@ -40,6 +41,28 @@ def test_cosine_schedule():
     expected = [math.cos(math.pi / 2 * (t + 1) / 10) for t in range(10)]
     torch.testing.assert_close(schedule[:-1], torch.tensor(expected[:-1]))
     assert schedule[-1] == 0 and (schedule[1:] < schedule[:-1]).all()
+
+
+def test_guidance_at_scale_one_runs_only_the_conditional_branch(tiny):
+    """Scale 1 needs no unconditional logits: the transformer sees b rows, not 2b, and returns
+    the guided formula's result."""
+    audio, lens = _audio(3)
+    cond, cond_valid = tiny.encode_audio(audio, lens)
+    ids = torch.randint(0, tiny.config.masked.num_codes, (3, 5))
+    valid = torch.ones(3, 5, dtype=torch.bool)
+    rows = []
+    hook = tiny.masked.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    try:
+        with torch.no_grad():
+            plain = guided_logits(tiny.masked, (ids,), valid, cond, cond_valid, 1.0)
+            guided = guided_logits(tiny.masked, (ids,), valid, cond, cond_valid, 4.0)
+            cond_logits = tiny.masked(ids, valid, cond, cond_valid, torch.zeros(3, dtype=torch.bool))
+            uncond_logits = tiny.masked(ids, valid, cond, cond_valid, torch.ones(3, dtype=torch.bool))
+    finally:
+        hook.remove()
+    assert rows[:2] == [3, 6]
+    torch.testing.assert_close(plain, cond_logits)
+    torch.testing.assert_close(guided, guide(cond_logits, uncond_logits, 4.0), atol=1e-4, rtol=1e-4)
 
 
 def test_guidance_formula():
