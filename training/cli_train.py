@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from a2m_core.cli.decoding import add_decoding_arguments
+
 STAGE_CHOICES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders", "evaluator")
 STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder taught the instruction's slots "
               "(corpus only); masked: front-end + condition encoder + masked transformer; residual: "
@@ -63,6 +65,7 @@ def _eval(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
+    from a2m_core.cli.decoding import decoding_from
     from a2m_core.errors import InputError
     from training.evaluate import EvalConfig, evaluate, write_report
 
@@ -74,7 +77,7 @@ def _eval(args: argparse.Namespace) -> int:
     config = EvalConfig(split=args.split, repeats=args.repeats, noise_snr_db=args.noise_snr,
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
-                        styles=tuple(args.styles.split(",")), asr=args.asr)
+                        styles=tuple(args.styles.split(",")), asr=args.asr, decoding=decoding_from(args))
     result = evaluate(args.model, args.data, evaluator, config)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
@@ -165,6 +168,7 @@ def register(subparsers) -> None:
     ev.add_argument("--limit", type=int, help="a fixed random subset of this many utterances (default all)")
     ev.add_argument("--mm-conditions", type=int, default=100, help="utterances for MultiModality (0 skips it)")
     ev.add_argument("--mm-generations", type=int, default=30, help="generations per MultiModality condition")
+    add_decoding_arguments(ev)
     ev.add_argument("--asr", choices=("pocketsphinx",),
                     help="the cascade baseline: a text model (preset text or edge-text) reads what this recogniser "
                          "hears in the (degraded) audio instead of the captions; the report gives its word error rate")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from a2m_core.errors import InputError
+from a2m_core.runtime.interface import DecodingConfig
 from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
 
 
@@ -36,9 +37,7 @@ class EvalConfig:
     mm_conditions: int = 100
     mm_generations: int = 30
     asr: str | None = None  # "pocketsphinx": a text model reads the ASR's transcripts (the cascade)
-    num_iters: int = 10
-    cfg_scale: float = 4.0
-    res_cfg_scale: float = 5.0
+    decoding: DecodingConfig = DecodingConfig()
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -127,9 +126,10 @@ class _Generator:
 
         model = self.model
         lengths = torch.tensor([u.length for u in batch])
-        noise = make_noise(model, len(batch), self.config.num_iters, seed=seed)
-        options = dict(num_iters=self.config.num_iters, cfg_scale=self.config.cfg_scale,
-                       res_cfg_scale=self.config.res_cfg_scale)
+        decoding = self.config.decoding
+        noise = make_noise(model, len(batch), decoding.num_iters, seed=seed)
+        options = dict(num_iters=decoding.num_iters, cfg_scale=decoding.cfg_scale,
+                       res_cfg_scale=decoding.res_cfg_scale, temperature=decoding.temperature, topk=decoding.topk)
         started = time.perf_counter()
         if model.config.condition_input == "text":
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
@@ -242,6 +242,9 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
         conditions.append(f"white noise at {config['noise_snr_db']:g} dB SNR")
     if config["resample_from_hz"] is not None:
         conditions.append(f"recorded at {config['resample_from_hz']} Hz")
+    d = config["decoding"]
+    conditions.append(f"{d['num_iters']} decoding iterations, guidance {d['cfg_scale']:g} / {d['res_cfg_scale']:g} "
+                      f"(residual)")
     cascade = result.get("cascade")
     condition = f"{result['condition_input']} condition"
     if cascade:

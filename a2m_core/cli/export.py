@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
 from a2m_core.errors import InputError
 from a2m_core.paths import SHIPPED_MODEL_DIR, shipped_model_dir
 
@@ -22,15 +23,9 @@ def _onnx(args: argparse.Namespace) -> int:
     import onnx
 
     from a2m_core.runtime.export import export_onnx
-    from a2m_core.runtime.interface import DecodingConfig
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
-    try:
-        decoding = DecodingConfig(num_iters=args.num_iters, cfg_scale=args.cfg_scale,
-                                  res_cfg_scale=args.res_cfg_scale, temperature=args.temperature, topk=args.topk)
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
-    info = export_onnx(_model_dir(args.model), args.out, decoding=decoding, opset=args.opset)
+    info = export_onnx(_model_dir(args.model), args.out, decoding=decoding_from(args), opset=args.opset)
     for path in (info.condition_path, info.motion_path):
         problems = tensorrt_problems(onnx.load(str(path)), path.name)
         verdict = "all ops TensorRT 10 parses" if not problems else f"{len(problems)} ops TensorRT 10 refuses"
@@ -71,11 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--model", type=Path, help=f"model folder (default: {SHIPPED_MODEL_DIR})")
     o.add_argument("--out", type=Path, required=True, help="export folder to write (replaced if it exists)")
     o.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    o.add_argument("--num-iters", type=int, default=10, help="MaskGIT iterations baked into graph (b) (default 10)")
-    o.add_argument("--cfg-scale", type=float, default=4.0, help="guidance scale of the base layer (default 4)")
-    o.add_argument("--res-cfg-scale", type=float, default=5.0, help="guidance scale of residual layers (default 5)")
-    o.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
-    o.add_argument("--topk", type=int, help="sample among the k most likely codes (constant K; default: all)")
+    add_decoding_arguments(o)  # baked into graph (b)
     o.set_defaults(func=_onnx)
 
     t = sub.add_parser("trt", help="ONNX export -> TensorRT engines (needs TensorRT 10 and a GPU)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
 from a2m_core.cli.paths import output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
@@ -23,14 +24,9 @@ def _generate(args: argparse.Namespace) -> int:
 
     from a2m_core.audio.io import load_audio
     from a2m_core.runtime.backends import load_generator
-    from a2m_core.runtime.interface import DecodingConfig
     from a2m_core.runtime.text_generator import is_text_model
 
-    try:
-        decoding = DecodingConfig(num_iters=args.num_iters, cfg_scale=args.cfg_scale, res_cfg_scale=args.res_cfg_scale,
-                                  temperature=args.temperature, topk=args.topk)
-    except ValueError as exc:
-        raise InputError(f"{exc}: fix --num-iters, --temperature or --topk") from None
+    decoding = decoding_from(args)
     audio = load_audio(args.audio)
     for warning in audio.warnings:
         print(f"a2m: warning: {warning}")
@@ -83,11 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--joints", type=Path, help="also write joint positions (frames, joints, 3) .npy, Y up, metres")
     p.add_argument("--video", type=Path, help="also render a video (.mp4 or .gif)")
     p.add_argument("--bvh", type=Path, help="also write a BVH file")
-    p.add_argument("--num-iters", type=int, default=10, help="MaskGIT iterations (default 10)")
-    p.add_argument("--cfg-scale", type=float, default=4.0, help="guidance scale of the base layer (default 4)")
-    p.add_argument("--res-cfg-scale", type=float, default=5.0, help="guidance scale of residual layers (default 5)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
-    p.add_argument("--topk", type=int, help="sample only among the k most likely codes (default: all)")
+    add_decoding_arguments(p)
     p.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend, as the motion node's "
                    "`backend` parameter (default torch: no ONNX export needed; every backend gives the same motion "
                    "for the same seed)")

@@ -8,6 +8,7 @@ import pytest
 
 from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion
+from a2m_core.runtime.interface import DecodingConfig
 from training.evaluate import EvalConfig, evaluate, write_report
 from training.evaluator.model import Evaluator, EvaluatorConfig
 
@@ -21,7 +22,7 @@ def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
     model.save(tmp_path / "model")
     Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
     config = EvalConfig(split="train", repeats=3, batch_size=4, mm_conditions=2, mm_generations=10,
-                        noise_snr_db=10.0, resample_from_hz=12000)
+                        noise_snr_db=10.0, resample_from_hz=12000, decoding=DecodingConfig(num_iters=4, res_cfg_scale=1))
     result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
     metrics = result["metrics"]
     for key in ("r_top1", "r_top3", "fid", "mm_dist", "diversity", "multimodality", "real_r_top1"):
@@ -29,6 +30,7 @@ def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
     assert 0 <= metrics["r_top1"]["mean"] <= metrics["r_top3"]["mean"] <= 1
     report, data = write_report(result, tmp_path / "report.md", "a2m eval ...")
     assert "| FID ↓ |" in report.read_text() and "10 dB SNR" in report.read_text()
+    assert "4 decoding iterations, guidance 4 / 1 (residual)" in report.read_text()
     assert json.loads(data.read_text())["metrics"]["fid"]["mean"] == pytest.approx(metrics["fid"]["mean"])
 
 
