@@ -8,6 +8,7 @@ import os
 import shlex
 from pathlib import Path
 
+from a2m_core.cli.decoding import add_decoding_arguments
 from a2m_core.errors import InputError
 
 PRESET_SEED = 0  # baselines and --preset get seeded random weights: same files, same cached export
@@ -42,6 +43,23 @@ def _ros_bench(args: argparse.Namespace) -> int:
                                         backend=backends[0] if backends else None))
 
 
+def _decoding(args: argparse.Namespace):
+    """The decoding options; with --onnx, the export's own (so that a given export is timed as it
+    is, not rebuilt), and options that contradict it are refused."""
+    from a2m_core.cli.decoding import decoding_from
+    from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.interface import DecodingConfig
+
+    asked = decoding_from(args)
+    if args.onnx is None:
+        return asked
+    exported = read_export(args.onnx, verify=False).decoding
+    if asked not in (DecodingConfig(), exported):
+        raise InputError(f"--onnx {args.onnx} was exported with {exported}, the decoding options ask for {asked}: "
+                         "re-export it with those options (a2m export onnx), or drop --onnx")
+    return exported
+
+
 def _bench(args: argparse.Namespace) -> int:
     if args.ros:
         return _ros_bench(args)
@@ -67,9 +85,11 @@ def _bench(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown backend(s) {unknown}: choose among torch, onnxruntime, tensorrt")
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    decoding = _decoding(args)
 
     def backend(name: str):
-        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=args.onnx, threads=threads, device=device)
+        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=args.onnx, decoding=decoding,
+                                      threads=threads, device=device)
 
     backends = {name: backend(name) for name in names}
 
@@ -89,7 +109,8 @@ def _bench(args: argparse.Namespace) -> int:
     report = run_benchmark(backends, None if args.no_baselines else reference,
                            None if args.no_baselines else cascade, settings, _command_line(args))
     report.notes.append(f"model: {model_dir}{' (random weights, preset ' + args.preset + ')' if args.preset else ''}; "
-                        f"{threads} threads")
+                        f"{threads} threads; decoding {decoding.num_iters} iterations, guidance {decoding.cfg_scale:g} / "
+                        f"{decoding.res_cfg_scale:g} (residual); baselines decode with the paper's 10, 4 / 5")
     text = markdown(report)
     print(text, end="")
     if args.out:
@@ -109,7 +130,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "targets, and writes bench.json + bench.md with --out. Warm-up runs are excluded.")
     p.add_argument("--model", type=Path, help="model folder (default: models/default)")
     p.add_argument("--preset", help="benchmark a preset with seeded random weights instead (e.g. edge)")
-    p.add_argument("--onnx", type=Path, help="ONNX export of the model (default: exported once into the cache)")
+    p.add_argument("--onnx", type=Path, help="ONNX export of the model, timed with the decoding it was exported with "
+                   "(default: exported once into the cache with the decoding options)")
+    add_decoding_arguments(p)
     p.add_argument("--backends", help="comma-separated: torch, onnxruntime, tensorrt (default torch,onnxruntime; "
                    "with --ros one of them, or auto, default: the motion node's parameter, auto)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: all usable cores)")

@@ -49,3 +49,23 @@ def test_bench_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("a2m_core.paths.SHIPPED_MODEL_DIR", tmp_path / "no-model")
     assert main(["bench", "--quick"]) == 2
     assert "pass --model DIR" in capsys.readouterr().err
+
+
+def test_bench_times_a_given_export_with_its_own_decoding(tiny_model_dir, tmp_path, capsys):
+    """--onnx made with a cheaper decoding is timed as it is: not rebuilt with the default
+    decoding (which silently timed the wrong graph), and contradicting options are refused."""
+    from a2m_core.runtime.export import read_export
+
+    export = tmp_path / "fast_onnx"
+    assert main(["export", "onnx", "--model", str(tiny_model_dir), "--out", str(export), "--num-iters", "3",
+                 "--res-cfg-scale", "1"]) == 0
+    made = (export / "motion.onnx").stat().st_mtime_ns
+    assert main(["bench", "--quick", "--model", str(tiny_model_dir), "--onnx", str(export), "--backends",
+                 "onnxruntime", "--threads", "1", "--no-baselines", "--out", str(tmp_path / "bench")]) == 0
+    assert (export / "motion.onnx").stat().st_mtime_ns == made
+    assert read_export(export).decoding.num_iters == 3
+    report = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert any("decoding 3 iterations, guidance 4 / 1" in note for note in report["notes"])
+    capsys.readouterr()
+    assert main(["bench", "--quick", "--model", str(tiny_model_dir), "--onnx", str(export), "--num-iters", "5"]) == 2
+    assert "re-export it with those options" in capsys.readouterr().err
