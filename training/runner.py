@@ -187,6 +187,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
 
         vocabulary = WordProbe.vocabulary_of(corpus_transcripts(data, "train", config.styles))
     stage = make_stage(stage_name, model, vocabulary)
+    _check_fresh_parts_are_trained(model, init, stage_name, stage.trainable)
     if stage_name == "rvq":
         dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
     else:
@@ -213,6 +214,23 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
             {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
              "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
     return result
+
+
+def _check_fresh_parts_are_trained(model, init: Path | None, stage_name: str, trainable: tuple[str, ...]) -> None:
+    """Refuse a run config that would replace a part of --init's model which this stage does not
+    train (it would stay random). Front-ends are exempt: a text or WavLM front-end brings its own
+    pretrained weights."""
+    if init is None:
+        return
+    from a2m_core.model.io import read_config
+
+    start = read_config(init)
+    untrained = [part for part, module in _PARTS.items() if part != "frontend" and module not in trainable
+                 and getattr(model.config, part) != getattr(start, part)]
+    if untrained:
+        raise InputError(f"the run config's model differs from --init {init} in {', '.join(untrained)}, which stage "
+                         f"{stage_name!r} does not train (they would stay random): drop preset/condition from the "
+                         "run config, or start from a model that has them trained")
 
 
 def _recorded_init(out: Path, given: Path | None) -> Path | None:

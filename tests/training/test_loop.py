@@ -144,7 +144,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_co
     model.normalization = (torch.zeros(263).numpy(), torch.ones(263).numpy())
     model.save(tmp_path / "init")
     config = tmp_path / "run.yaml"
-    config.write_text("preset: tiny\nloop: {max_steps: 6, batch_size: 4, warmup_steps: 2, lr: 1.0e-3}\n")
+    config.write_text("loop: {max_steps: 6, batch_size: 4, warmup_steps: 2, lr: 1.0e-3}\n")  # the model: --init's
     common = ["length", "--data", str(tiny_corpus), "--config", str(config), "--init", str(tmp_path / "init")]
     subprocess.run(_train_cmd(*common, "--out", str(tmp_path / "one")), env=_env(), check=True, capture_output=True)
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -208,6 +208,9 @@ def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
     assert run["condition"] == {"kind": "avgpool", "pool": 4} and run["styles"] == ["oral"]
     assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "bad"), "--init",
                  str(tmp_path / "rvq"), "--condition", "kind"]) == 2
+    # the length stage does not train the condition encoder: replacing it would leave it random
+    assert main(["train", "length", "--data", str(tiny_corpus), "--out", str(tmp_path / "bad"), "--init",
+                 str(tmp_path / "rvq"), "--condition", "kind=avgpool", "--steps", "1"]) == 2
 
 
 @pytest.mark.slow
