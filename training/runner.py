@@ -16,6 +16,10 @@ Run config (YAML; every key optional):
       lr: 2.0e-4
       warmup_steps: 500
       checkpoint_every: 500
+
+With --init and a preset or condition overrides, the model is built from the run config and
+every part whose config equals --init's carries over; a replaced part must be one the stage
+trains (or a front-end, which brings its own weights), else the run is refused.
 """
 
 from __future__ import annotations
