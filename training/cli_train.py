@@ -43,8 +43,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_values(text: str) -> dict[str, int | float | str]:
-    """'kind=avgpool,pool=8' -> {'kind': 'avgpool', 'pool': 8}."""
+def _key_values(text: str) -> dict:
+    """'kind=avgpool,pool=8' -> {'kind': 'avgpool', 'pool': 8}: values read as in the YAML run config."""
+    import yaml
+
     from a2m_core.errors import InputError
 
     pairs = {}
@@ -52,12 +54,7 @@ def _key_values(text: str) -> dict[str, int | float | str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise InputError(f"--condition {text!r}: expected KEY=VALUE pairs separated by commas")
-        for kind in (int, float, str):
-            try:
-                pairs[key.strip()] = kind(value.strip())
-                break
-            except ValueError:
-                continue
+        pairs[key.strip()] = yaml.safe_load(value.strip())
     return pairs
 
 

@@ -25,6 +25,7 @@ trains (or a front-end, which brings its own weights), else the run is refused.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,6 @@ def _build_model(init: Path | None, config: RunConfig):
                              f"condition {config.condition}): nothing to start from")
         for part in carried:
             getattr(model, _PARTS[part]).load_state_dict(getattr(start, _PARTS[part]).state_dict())
-        import sys
-
         print(f"from {init}: carried {', '.join(carried)}; new: "
               f"{', '.join(p for p in _PARTS if p not in carried) or 'nothing'}", file=sys.stderr)
     return model
