@@ -32,7 +32,11 @@ class AudioFileNode(Node):
         self.loop = declare(self, "loop", False, "Play the file again and again instead of exiting at its end")
         silence_s = declare(self, "trailing_silence_s", 1.0, "Silence published after the file, so a VAD sees the end", 0.0, 10.0)
         self.wait_for_subscriber_s = declare(self, "wait_for_subscriber_s", 10.0,
-                                             "Wait this long for a subscriber on `audio` before playing", 0.0, 600.0)
+                                             "Wait this long for `subscribers` subscribers on `audio` before playing",
+                                             0.0, 600.0)
+        self.subscribers = declare(self, "subscribers", 1,
+                                   "Play once this many subscribers have matched `audio` (e.g. 2: the motion node and "
+                                   "a recorder), or when wait_for_subscriber_s has passed", 1, 100)
         self.encoding = declare(self, "encoding", AudioChunk.ENCODING_INT16, "Sample encoding on the wire",
                                 choices=(AudioChunk.ENCODING_INT16, AudioChunk.ENCODING_FLOAT32))
         self.frame_id = declare(self, "frame_id", "audio_file", "frame_id in the chunks' headers")
@@ -54,7 +58,7 @@ class AudioFileNode(Node):
     def _tick(self) -> None:
         now = time.monotonic()
         if self._start is None:
-            if self.publisher.get_subscription_count() == 0 and now - self._created < self.wait_for_subscriber_s:
+            if self.publisher.get_subscription_count() < self.subscribers and now - self._created < self.wait_for_subscriber_s:
                 return
             self._start = now
         due = int((now - self._start) * self.speed * SAMPLE_RATE_HZ)  # samples that should have been sent by now

@@ -34,7 +34,9 @@ def _overrides_file(args: argparse.Namespace, folder: Path) -> Path:
                                 "retarget_map": getattr(args, "retarget_map", None)}.items() if v is not None}
     nodes: dict = {"motion_node": {"ros__parameters": motion}} if motion else {}
     if args.audio_file:
-        nodes["audio_file_node"] = {"ros__parameters": {"path": str(args.audio_file)}}
+        # a recorder must hear the file from its first chunk too
+        listeners = 2 if getattr(args, "record", None) else 1
+        nodes["audio_file_node"] = {"ros__parameters": {"path": str(args.audio_file), "subscribers": listeners}}
     if args.mic_device is not None:
         nodes["microphone_node"] = {"ros__parameters": {"device": args.mic_device}}
     path = folder / "overrides.yaml"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
@@ -88,12 +88,14 @@ class Recorder(Node):
         self._writer.start(profile="ros2", library="a2m")
         self.counts: dict[str, int] = {}
         reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        # best effort matches the audio publishers; a deep history keeps chunks while the process is busy generating
+        audio = QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT)
         for topic, msg_type in TOPICS.items():
             full = type_name(msg_type)
             schema = self._writer.register_schema(name=full, encoding="ros2msg", data=msg_schema(full).encode())
             resolved = self.resolve_topic_name(topic)
             channel = self._writer.register_channel(topic=resolved, message_encoding="cdr", schema_id=schema)
-            qos = qos_profile_sensor_data if topic == "audio" else reliable
+            qos = audio if topic == "audio" else reliable
             self.create_subscription(msg_type, topic, self._writer_for(channel, resolved), qos, raw=True)
 
     def _writer_for(self, channel: int, topic: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from a2m_core.motion.avatar import avatar_joint_names
@@ -23,9 +24,12 @@ def test_ros_up_with_an_audio_file_writes_video_and_mcap(ros_env, speech, tmp_pa
     from rclpy.serialization import deserialize_message
     from trajectory_msgs.msg import JointTrajectory
 
-    from a2m_ros.msg import MotionStatus
+    from a2m_core.audio.io import load_audio
+    from a2m_ros.messages import chunk_samples
+    from a2m_ros.msg import AudioChunk, MotionStatus
 
-    run = a2m("ros", "up", "--audio-file", str(speech("stand up and raise both arms")), "--preset", "tiny",
+    path = speech("stand up and raise both arms")
+    run = a2m("ros", "up", "--audio-file", str(path), "--preset", "tiny",
               "--out", str(tmp_path / "out"), "--record", str(tmp_path / "run.mcap"), env=ros_env)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "out" / "utterance_001.mp4").stat().st_size > 1000
@@ -34,6 +38,9 @@ def test_ros_up_with_an_audio_file_writes_video_and_mcap(ros_env, speech, tmp_pa
     for _, channel, message in reader.iter_messages():
         messages.setdefault(channel.topic, []).append(message.data)
     assert len(messages["/audio"]) >= 20  # the file and its trailing silence in 0.1 s chunks
+    # the player waited for the recorder as well as the motion node: the recording starts with the file's start
+    first = chunk_samples(deserialize_message(messages["/audio"][0], AudioChunk))[:, 0]
+    np.testing.assert_allclose(first, load_audio(path).samples[:len(first)], atol=1 / 16384)
     trajectory = deserialize_message(messages["/joint_trajectory"][0], JointTrajectory)
     assert tuple(trajectory.joint_names) == avatar_joint_names()
     states = [deserialize_message(m, MotionStatus).state for m in messages["/motion_status"]]

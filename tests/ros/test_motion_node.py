@@ -311,7 +311,8 @@ def test_typed_instructions_with_a_text_model(ros_env, start_node, rclpy_context
         instruction.publish(String(data="wave with your right hand"))
         wait_for(lambda: DONE in probe.states_of(1), 60, f"the typed instruction's motion: {node.log()[-2000:]}")
         assert probe.states_of(1) == [ACCEPTED, GENERATING, DONE]
-        assert probe.trajectories and len(probe.trajectories[0].points) > 0
+        wait_for(lambda: probe.trajectories, 10, "the trajectory")  # another topic: may arrive after DONE
+        assert len(probe.trajectories[0].points) > 0
         instruction.publish(String(data="   "))
         wait_for(lambda: REJECTED in probe.states_of(2), 30, "the empty instruction's rejection")
         assert "empty" in [s for s in probe.statuses if s.utterance_id == 2][-1].reason
