@@ -41,21 +41,23 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
     return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
 
 
-def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig) -> ExportInfo:
+def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None) -> ExportInfo:
     """An export that matches model_dir (when given), rebuilding it from model_dir when needed.
 
-    onnx_dir None: the cache folder of model_dir's hash. Raises ExportError when no usable export
-    exists and none can be made.
+    onnx_dir None: the cache folder of model_dir's hash. decoding None: the decoding a named
+    onnx_dir was exported with; the paper's for the cache and for an export made here. Raises
+    ExportError when no usable export exists and none can be made.
     """
     if onnx_dir is None:
         if model_dir is None:
             raise InputError("give a model folder or an ONNX export folder")
         onnx_dir = cache_dir() / "onnx" / model_hash(model_dir)[:20]
+        decoding = decoding or DecodingConfig()  # the cache may hold another caller's decoding
     try:
         info = read_export(onnx_dir)
         if model_dir is not None:
             check_current(info, model_dir)
-        if info.decoding != decoding:
+        if decoding is not None and info.decoding != decoding:
             raise ExportError(f"{onnx_dir} was exported with decoding {info.decoding}, {decoding} was asked for")
         return info
     except ExportError as exc:
@@ -66,13 +68,13 @@ def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: Decod
         else:
             log.info("exporting %s to ONNX in %s (once; later runs reuse it)", model_dir, onnx_dir)
         try:
-            return export_onnx(model_dir, onnx_dir, decoding=decoding, progress=False)
+            return export_onnx(model_dir, onnx_dir, decoding=decoding or DecodingConfig(), progress=False)
         except OSError as write_error:
             raise ExportError(f"cannot write an ONNX export to {onnx_dir} ({write_error}): give a writable "
                               "folder or set A2M_CACHE_DIR") from write_error
 
 
-def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig, device: str,
+def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None, device: str,
           threads: int | None) -> Generator:
     if backend == "torch":
         if model_dir is None:
@@ -83,7 +85,7 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
             import torch
 
             torch.set_num_threads(threads)
-        return TorchBackend.from_dir(model_dir, decoding, device)
+        return TorchBackend.from_dir(model_dir, decoding or DecodingConfig(), device)
     if backend == "onnxruntime":
         from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
 
@@ -106,9 +108,13 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
 
 
 def load_generator(backend: str = "auto", *, model_dir: str | Path | None = None, onnx_dir: str | Path | None = None,
-                   decoding: DecodingConfig = DecodingConfig(), device: str = "cpu",
+                   decoding: DecodingConfig | None = None, device: str = "cpu",
                    threads: int | None = None) -> Generator:
-    """A ready Generator; see the module docstring for how backends are chosen and what happens on failure."""
+    """A ready Generator; see the module docstring for how backends are chosen and what happens on failure.
+
+    decoding None: a named export (onnx_dir) runs with the decoding it was exported with; otherwise
+    the paper's decoding (DecodingConfig()).
+    """
     model_dir = Path(model_dir) if model_dir is not None else None
     onnx_dir = Path(onnx_dir) if onnx_dir is not None else None
     if backend != "auto":

@@ -79,6 +79,23 @@ def test_damaged_export_without_model_is_a_clear_error(tiny_export, tmp_path):
         load_generator("onnxruntime", onnx_dir=broken)
 
 
+@pytest.mark.slow
+def test_a_lone_export_runs_with_its_own_decoding(tiny_model_dir, tmp_path, speech_like):
+    """Without a model folder and a decoding, the export is used as exported; a decoding that
+    contradicts it cannot be honoured (nothing to rebuild from) and says so."""
+    from a2m_core.runtime.export import export_onnx
+    from a2m_core.runtime.interface import DecodingConfig
+
+    cheap = DecodingConfig(num_iters=3, res_cfg_scale=1.0)
+    export = export_onnx(tiny_model_dir, tmp_path / "cheap", decoding=cheap, progress=False).directory
+    generator = load_generator("onnxruntime", onnx_dir=export, threads=1)
+    quantizers = read_export(export).model_config["residual"]["num_quantizers"]
+    assert generator.spec.noise_dims[0] == 3 + quantizers - 1  # noise for 3 iterations, not the default 10
+    assert generator.generate(speech_like(1.0, 0), 16000, seed=0).num_frames > 0
+    with pytest.raises(ExportError, match="was exported with decoding"):
+        load_generator("onnxruntime", onnx_dir=export, decoding=DecodingConfig())
+
+
 def test_auto_falls_back_to_torch_when_no_export_can_be_made(tiny_model_dir, tmp_path, caplog):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
