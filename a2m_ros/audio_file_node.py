@@ -21,6 +21,10 @@ from a2m_ros.messages import audio_chunk
 from a2m_ros.msg import AudioChunk
 from a2m_ros.node_tools import declare, run
 
+# After the publisher sees a subscriber, the subscriber's side of the match can lag by tens of
+# milliseconds, and best-effort chunks sent in that window are lost: start a little later.
+DISCOVERY_SETTLE_S = 0.25
+
 
 class AudioFileNode(Node):
     def __init__(self, **node_options):
@@ -50,6 +54,7 @@ class AudioFileNode(Node):
         self.publisher = self.create_publisher(AudioChunk, "audio", qos_profile_sensor_data)
         self.finished = Future()
         self._created = time.monotonic()
+        self._matched: float | None = None  # when the expected subscribers were first all there
         self._start: float | None = None
         self._position = 0
         self.get_logger().info(f"playing {path} ({audio.duration_s:.2f} s) at {self.speed:g}x")
@@ -58,7 +63,12 @@ class AudioFileNode(Node):
     def _tick(self) -> None:
         now = time.monotonic()
         if self._start is None:
-            if self.publisher.get_subscription_count() < self.subscribers and now - self._created < self.wait_for_subscriber_s:
+            if self._matched is None:
+                if (self.publisher.get_subscription_count() < self.subscribers
+                        and now - self._created < self.wait_for_subscriber_s):
+                    return
+                self._matched = now
+            if now - self._matched < DISCOVERY_SETTLE_S:
                 return
             self._start = now
         due = int((now - self._start) * self.speed * SAMPLE_RATE_HZ)  # samples that should have been sent by now
