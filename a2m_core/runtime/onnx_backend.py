@@ -25,7 +25,8 @@ def available_providers() -> list[str]:
     return [p for p in PREFERRED_PROVIDERS if p in present]
 
 
-def _session(path: Path, providers: list, threads: int | None):
+def _session(path: Path, providers: list, threads: int | None, spin: bool = True):
+    """spin=False: the session's idle CPU workers sleep at once instead of spinning for more work."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -34,6 +35,8 @@ def _session(path: Path, providers: list, threads: int | None):
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types for unreadable graphs
@@ -53,7 +56,10 @@ class OnnxRuntimeBackend(Generator):
         super().__init__(info.spec)
         self.info = info
         self.providers = list(providers) if providers else available_providers()
-        self.condition = _session(info.condition_path, self.providers, threads)
+        # Each session has its own CPU thread pool. Graph (a)'s workers, left spinning after it ran,
+        # took the cores from graph (b) that follows at once: end to end 1.5x slower on 2 cores
+        # (docs/performance.md, "Two thread pools"). Graph (b), thousands of small nodes, keeps spinning.
+        self.condition = _session(info.condition_path, self.providers, threads, spin=False)
         self.motion = _session(info.motion_path, self.providers, threads)
 
     def describe(self) -> str:

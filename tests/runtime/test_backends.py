@@ -175,3 +175,18 @@ def test_onnxruntime_backend_runs_without_importing_torch(tiny_export):
             "m = g.generate(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000, seed=0)\n"
             "assert m.num_frames > 0 and 'torch' not in sys.modules, sorted(k for k in sys.modules if 'torch' in k)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_only_the_motion_graph_keeps_its_cpu_workers_spinning(tiny_export):
+    """Graph (a)'s idle workers must not spin into graph (b), which runs right after it on the same
+    cores (the cost is measured in docs/performance.md, not timed here)."""
+    g = load_generator("onnxruntime", onnx_dir=tiny_export, threads=2)
+
+    def spins(session) -> bool:
+        try:  # onnxruntime spins unless the entry says "0"; an unset entry raises
+            return session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:
+            return True
+
+    assert not spins(g.condition)
+    assert spins(g.motion)
