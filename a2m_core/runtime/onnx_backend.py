@@ -57,7 +57,7 @@ class OnnxRuntimeBackend(Generator):
         self.info = info
         self.providers = list(providers) if providers else available_providers()
         # Each session has its own CPU thread pool. Graph (a)'s workers, left spinning after it ran,
-        # took the cores from graph (b) that follows at once: end to end 1.5x slower on 2 cores
+        # took the cores from graph (b) that follows at once: end to end 1.4x slower on 2 cores
         # (docs/performance.md, "Two thread pools"). Graph (b), thousands of small nodes, keeps spinning.
         self.condition = _session(info.condition_path, self.providers, threads, spin=False)
         self.motion = _session(info.motion_path, self.providers, threads)
