@@ -99,8 +99,9 @@ def declare_config(node: Node) -> MotionNodeConfig:
         model_preset=declare(node, "model_preset", "", "With model_path empty: a randomly initialised model of this "
                              "architecture (plumbing only, no meaningful motion); empty: the shipped model", choices=MODEL_PRESETS),
         backend=declare(node, "backend", "auto", "Inference backend; auto: the fastest that loads here (TensorRT on "
-                        "CUDA, else onnxruntime, else torch), the choice and any fallback logged; text-conditioned "
-                        "models always run in torch", choices=BACKENDS),
+                        "CUDA, else onnxruntime, else torch), the choice and any fallback logged; onnxruntime-int8: "
+                        "int8 CPU graphs, about 2x faster on CPU, slightly different motion (docs/performance.md); "
+                        "text-conditioned models always run in torch", choices=BACKENDS),
         device=declare(node, "device", "cpu", "Device: cpu, cuda, cuda:1, ..."),
         vad_backend=declare(node, "vad_backend", "auto", "Voice activity detector: silero (ONNX), webrtc, "
                             "or auto (silero, else webrtc)", choices=VAD_BACKENDS),

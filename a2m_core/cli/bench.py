@@ -10,7 +10,9 @@ from pathlib import Path
 
 from a2m_core.cli.decoding import add_decoding_arguments
 from a2m_core.errors import InputError
+from a2m_core.runtime.interface import BACKENDS
 
+DEFAULT_BACKENDS = "torch,onnxruntime,onnxruntime-int8"
 PRESET_SEED = 0  # baselines and --preset get seeded random weights: same files, same cached export
 
 
@@ -26,7 +28,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _ros_bench(args: argparse.Namespace) -> int:
     """`a2m bench --ros`: `a2m ros bench` with this command's model options (one backend at most)."""
-    from a2m_core.runtime.interface import BACKENDS
     from a2m_ros.cli import DEFAULT_PARAMS, ros_bench
 
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
@@ -69,6 +70,8 @@ def _bench(args: argparse.Namespace) -> int:
     from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import load_generator, preset_model_dir
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
+    from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.quantize import INT8
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
@@ -80,15 +83,20 @@ def _bench(args: argparse.Namespace) -> int:
         model_dir = args.model or shipped_model_dir()
         if not (model_dir / "config.json").is_file():
             raise InputError(f"no model folder at {model_dir}: pass --model DIR or --preset edge (random weights)")
-    names = [b.strip() for b in (args.backends or "torch,onnxruntime").split(",") if b.strip()]
-    unknown = sorted(set(names) - {"torch", "onnxruntime", "tensorrt"})
+    names = [b.strip() for b in (args.backends or DEFAULT_BACKENDS).split(",") if b.strip()]
+    choices = [b for b in BACKENDS if b != "auto"]
+    unknown = sorted(set(names) - set(choices))
     if unknown:
-        raise InputError(f"unknown backend(s) {unknown}: choose among torch, onnxruntime, tensorrt")
+        raise InputError(f"unknown backend(s) {unknown}: choose among {', '.join(choices)}")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     decoding = _decoding(args)
 
+    given_precision = read_export(args.onnx, verify=False).precision if args.onnx else None
+
     def backend(name: str):
-        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=args.onnx, decoding=decoding,
+        # --onnx serves the backend of its precision; the other one's export comes from the cache
+        onnx_dir = args.onnx if given_precision == (INT8 if name == "onnxruntime-int8" else "float32") else None
+        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
                                       threads=threads, device=device)
 
     backends = {name: backend(name) for name in names}
@@ -133,7 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", type=Path, help="ONNX export of the model, timed with the decoding it was exported with "
                    "(default: exported once into the cache with the decoding options)")
     add_decoding_arguments(p)
-    p.add_argument("--backends", help="comma-separated: torch, onnxruntime, tensorrt (default torch,onnxruntime; "
+    p.add_argument("--backends", help=f"comma-separated: torch, onnxruntime, onnxruntime-int8, tensorrt (default "
+                   f"{DEFAULT_BACKENDS}; "
                    "with --ros one of them, or auto, default: the motion node's parameter, auto)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: all usable cores)")
     p.add_argument("--reference-preset", default="paper", help="the paper-size baseline's preset (default paper)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.runtime.interface import BACKENDS
 
 DEFAULT_TEXT = "walk forward, then wave with your right hand"
 
@@ -93,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--text", default=DEFAULT_TEXT, help=f"instruction to speak (default: {DEFAULT_TEXT!r})")
     parser.add_argument("--audio", type=Path, help="use this WAV (any rate, channels) instead of speaking --text")
     parser.add_argument("--model", type=Path, help="model folder (default: the shipped models/default)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+    parser.add_argument("--backend", default="auto", choices=BACKENDS,
                         help="inference backend (default: auto, the fastest available)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the decoding noise (default: 0)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")

@@ -1,6 +1,7 @@
 """Pick and load a backend: `load_generator(backend, model_dir=..., onnx_dir=...) -> Generator`.
 
-backend: `torch`, `onnxruntime`, `tensorrt` or `auto` (the fastest that works here: TensorRT on a
+backend: `torch`, `onnxruntime`, `onnxruntime-int8` (CPU graphs with int8 weights: faster, slightly
+different motion), `tensorrt` or `auto` (the fastest float backend that works here: TensorRT on a
 CUDA device, else onnxruntime, else eager PyTorch; measured order, see docs/performance.md).
 An ONNX export that is missing, damaged, foreign or made from another version of the model is
 rebuilt from model_dir when one is given (logged); where that cannot work either, `auto` falls
@@ -19,6 +20,7 @@ from a2m_core.errors import InputError
 from a2m_core.runtime.export import ExportError, ExportInfo, check_current, export_onnx, model_hash, read_export
 from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import BACKENDS, DecodingConfig
+from a2m_core.runtime.quantize import INT8, quantize_export
 
 log = logging.getLogger(__name__)
 
@@ -41,33 +43,45 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
     return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
 
 
-def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None) -> ExportInfo:
-    """An export that matches model_dir (when given), rebuilding it from model_dir when needed.
+def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None,
+                  precision: str = "float32") -> ExportInfo:
+    """An export of the given precision that matches model_dir (when given), rebuilding it when needed.
 
-    onnx_dir None: the cache folder of model_dir's hash. decoding None: the decoding a named
-    onnx_dir was exported with; the paper's for the cache and for an export made here. Raises
-    ExportError when no usable export exists and none can be made.
+    onnx_dir None: the cache folder of model_dir's hash and the precision. decoding None: the
+    decoding a named onnx_dir was exported with; the paper's for the cache and for an export made
+    here. An int8 export is quantised from the float one (a2m_core.runtime.quantize); a named
+    onnx_dir of the other precision is refused, not replaced. Raises ExportError when no usable
+    export exists and none can be made.
     """
+    named = onnx_dir is not None
     if onnx_dir is None:
         if model_dir is None:
             raise InputError("give a model folder or an ONNX export folder")
-        onnx_dir = cache_dir() / "onnx" / model_hash(model_dir)[:20]
+        suffix = "" if precision == "float32" else f"-{precision}"
+        onnx_dir = cache_dir() / "onnx" / f"{model_hash(model_dir)[:20]}{suffix}"
         decoding = decoding or DecodingConfig()  # the cache may hold another caller's decoding
+    other_precision = False
     try:
         info = read_export(onnx_dir)
+        if info.precision != precision:
+            other_precision = True
+            raise ExportError(f"{onnx_dir} holds {info.precision} graphs, {precision} was asked for: make them with "
+                              f"a2m export onnx{' --int8' if precision == INT8 else ''}")
         if model_dir is not None:
             check_current(info, model_dir)
         if decoding is not None and info.decoding != decoding:
             raise ExportError(f"{onnx_dir} was exported with decoding {info.decoding}, {decoding} was asked for")
         return info
     except ExportError as exc:
-        if model_dir is None:
+        if model_dir is None or (named and other_precision):  # never overwrite a named export of the other kind
             raise
         if onnx_dir.exists():
             log.warning("%s; rebuilding it from %s", exc, model_dir)
         else:
-            log.info("exporting %s to ONNX in %s (once; later runs reuse it)", model_dir, onnx_dir)
+            log.info("exporting %s to %s ONNX in %s (once; later runs reuse it)", model_dir, precision, onnx_dir)
         try:
+            if precision == INT8:
+                return quantize_export(usable_export(model_dir, None, decoding), onnx_dir)
             return export_onnx(model_dir, onnx_dir, decoding=decoding or DecodingConfig(), progress=False)
         except OSError as write_error:
             raise ExportError(f"cannot write an ONNX export to {onnx_dir} ({write_error}): give a writable "
@@ -97,6 +111,10 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
             trt_options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir() / "ort-trt")}
             providers = [(p, trt_options) if p == "TensorrtExecutionProvider" else p for p in available_providers()]
         return OnnxRuntimeBackend(usable_export(model_dir, onnx_dir, decoding), providers, threads)
+    if backend == "onnxruntime-int8":  # CPU only: the other providers do not run MatMulInteger faster
+        from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(usable_export(model_dir, onnx_dir, decoding, INT8), ["CPUExecutionProvider"], threads)
     if backend == "tensorrt":
         from a2m_core.runtime.tensorrt_backend import TensorRTBackend, tensorrt_unavailable
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -84,6 +85,7 @@ class ExportInfo:
     source_model_hash: str
     graph_sha256: dict[str, str]
     spec: GraphSpec
+    precision: str = "float32"  # or "int8": MatMul weights quantised (a2m_core.runtime.quantize), CPU only
 
     @property
     def condition_path(self) -> Path:
@@ -103,7 +105,7 @@ class ExportInfo:
                 "model_config": self.model_config, "decoding": self.decoding.to_dict(), "opset": self.opset,
                 "exported_at": self.exported_at, "source_model": self.source_model,
                 "source_model_hash": self.source_model_hash, "graph_sha256": self.graph_sha256,
-                "spec": asdict(self.spec)}
+                "spec": asdict(self.spec), "precision": self.precision}
 
 
 @contextlib.contextmanager
@@ -133,9 +135,10 @@ def fold_weight_norm(module) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """The dynamo exporter and its optimiser print progress and INFO/WARNING chatter; keep errors only."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir", "torch.export")]
+def quiet_onnx_tools() -> Iterator[None]:
+    """The exporter, its optimiser and onnxruntime's quantiser print progress and INFO/WARNING
+    chatter (the quantiser through the root logger); keep errors only."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir", "torch.export", "")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -163,7 +166,7 @@ def _export_condition(graph, audio, audio_lens, path: Path, opset: int, max_samp
 
     batch = torch.export.Dim("batch", min=1, max=1024)
     samples = torch.export.Dim("samples", min=400, max=max_samples)
-    with _quiet_exporter():
+    with quiet_onnx_tools():
         torch.onnx.export(graph, (audio, audio_lens), str(path), input_names=list(CONDITION_INPUTS),
                           output_names=list(CONDITION_OUTPUTS), opset_version=opset, dynamo=True,
                           dynamic_shapes={"audio": {0: batch, 1: samples}, "audio_lens": {0: batch}},
@@ -210,10 +213,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
         raise InputError(f"{model_dir} is a text-conditioned model; only audio models export to ONNX")
     model = copy.deepcopy(model)
     fold_weight_norm(model)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.exporting-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = staging_dir(out_dir)
     info = ExportInfo(directory=out_dir, model_config=model.config.to_dict(), decoding=decoding, opset=opset,
                       exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       source_model=str(model_dir.resolve()), source_model_hash=model_hash(model_dir),
@@ -236,22 +236,43 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
             _export_motion(motion, (cond, cond_valid, lengths, noise), staging / MOTION_FILE, opset)
             steps.update()
         steps.set_postfix_str("metadata and checks")
-        properties = {"a2m_format": EXPORT_FORMAT, "model_config": json.dumps(info.model_config),
-                      "decoding": json.dumps(decoding.to_dict()), "opset": str(opset),
-                      "exported_at": info.exported_at, "source_model_hash": info.source_model_hash,
-                      "a2m_version": __version__}
-        hashes = {}
-        for name in (CONDITION_FILE, MOTION_FILE):
-            _stamp(staging / name, {**properties, "graph": name})
-            hashes[name] = file_sha256(staging / name)
-        info = ExportInfo(**{**info.__dict__, "graph_sha256": hashes})
-        (staging / META_FILE).write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+        info = finish_export(staging, info)
         steps.update()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         steps.close()
+    publish_export(staging, out_dir)
+    return info
+
+
+def staging_dir(out_dir: Path) -> Path:
+    """An empty hidden folder beside out_dir to write an export into before `publish_export`."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.exporting-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def finish_export(staging: Path, info: ExportInfo) -> ExportInfo:
+    """Stamp both graphs in staging with info's facts, check them, hash them and write export.json."""
+    properties = {"a2m_format": EXPORT_FORMAT, "model_config": json.dumps(info.model_config),
+                  "decoding": json.dumps(info.decoding.to_dict()), "opset": str(info.opset),
+                  "exported_at": info.exported_at, "source_model_hash": info.source_model_hash,
+                  "precision": info.precision, "a2m_version": __version__}
+    hashes = {}
+    for name in (CONDITION_FILE, MOTION_FILE):
+        _stamp(staging / name, {**properties, "graph": name})
+        hashes[name] = file_sha256(staging / name)
+    info = dataclasses.replace(info, graph_sha256=hashes)
+    (staging / META_FILE).write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+    return info
+
+
+def publish_export(staging: Path, out_dir: Path) -> None:
+    """Replace out_dir by the finished staging folder with renames, so no reader sees half an export."""
     if out_dir.exists():
         old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
         out_dir.rename(old)
@@ -259,7 +280,6 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
         shutil.rmtree(old)
     else:
         staging.rename(out_dir)
-    return info
 
 
 def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
@@ -279,7 +299,7 @@ def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
                           decoding=DecodingConfig(**doc["decoding"]), opset=int(doc["opset"]),
                           exported_at=str(doc["exported_at"]), source_model=str(doc["source_model"]),
                           source_model_hash=str(doc["source_model_hash"]), graph_sha256=dict(doc["graph_sha256"]),
-                          spec=GraphSpec.from_dict(doc["spec"]))
+                          spec=GraphSpec.from_dict(doc["spec"]), precision=str(doc.get("precision", "float32")))
     except (KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{meta} lacks or garbles a field ({exc}): {fix}") from exc
     for name in (CONDITION_FILE, MOTION_FILE):

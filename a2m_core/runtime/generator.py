@@ -65,6 +65,12 @@ class Generator(ABC):
     def generate_batch(self, audios: list[np.ndarray], sample_rate: int, lengths: list[int | None] | None = None,
                        seeds: list[int | None] | None = None) -> list[Motion]:
         """Several utterances in one run of the graphs; one Motion each, in order."""
+        out = self.run_graphs(*self.graph_inputs(audios, sample_rate, lengths, seeds))
+        return [self._motion(out, i) for i in range(len(audios))]
+
+    def graph_inputs(self, audios: list[np.ndarray], sample_rate: int, lengths: list[int | None] | None = None,
+                     seeds: list[int | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Checked clips, lengths and seeds -> run_graphs' inputs: audio (b s), audio_lens (b), lengths (b), noise."""
         if not audios:
             raise InputError("generate_batch got no audio: expected a list of at least one clip")
         b = len(audios)
@@ -79,8 +85,7 @@ class Generator(ABC):
         audio_lens = np.array([len(c) for c in clips], np.int64)
         frames = np.array([self.check_length(n) for n in lengths], np.int64)
         noise = np.stack([gumbel_noise(self.spec.noise_dims, s) for s in seeds])  # (b steps n k)
-        out = self.run_graphs(audio, audio_lens, frames, noise)
-        return [self._motion(out, i) for i in range(b)]
+        return audio, audio_lens, frames, noise
 
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
         """`MotionGenerator` shape (a2m_core.runtime.pipeline): audio (n) 16 kHz -> raw features (t d)."""

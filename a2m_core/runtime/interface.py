@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")  # "auto": the fastest that loads, in this order
+# "auto": the fastest that loads, in this order (int8 excepted: it trades some accuracy for speed and
+# is only used when named; docs/performance.md "INT8" gives both)
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "onnxruntime-int8", "torch")
 CONDITION_INPUTS = ("audio", "audio_lens")
 CONDITION_OUTPUTS = ("cond", "cond_valid")
 MOTION_INPUTS = ("cond", "cond_valid", "lengths", "noise")

@@ -63,7 +63,8 @@ class OnnxRuntimeBackend(Generator):
         self.motion = _session(info.motion_path, self.providers, threads)
 
     def describe(self) -> str:
-        return f"onnxruntime {self.condition.get_providers()[0]}"
+        precision = "" if self.info.precision == "float32" else f" {self.info.precision}"
+        return f"onnxruntime {self.condition.get_providers()[0]}{precision}"
 
     def run_graphs(self, audio: np.ndarray, audio_lens: np.ndarray, lengths: np.ndarray,
                    noise: np.ndarray) -> GraphOutputs:

