@@ -75,7 +75,7 @@ def _eval(args: argparse.Namespace) -> int:
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
                         styles=tuple(args.styles.split(",")), asr=args.asr, decoding=decoding_from(args))
-    result = evaluate(args.model, args.data, evaluator, config)
+    result = evaluate(args.model, args.data, evaluator, config, onnx_dir=args.onnx)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
     m = result["metrics"]
@@ -169,6 +169,8 @@ def register(subparsers) -> None:
     ev.add_argument("--asr", choices=("pocketsphinx",),
                     help="the cascade baseline: a text model (preset text or edge-text) reads what this recogniser "
                          "hears in the (degraded) audio instead of the captions; the report gives its word error rate")
+    ev.add_argument("--onnx", type=Path, help="generate with this ONNX export of --model in onnxruntime (CPU), e.g. "
+                    "its int8 export from `a2m export onnx --int8`, to measure what the export costs")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--report", type=Path, required=True, help="output .md (a .json is written beside it)")
     ev.set_defaults(func=_eval)

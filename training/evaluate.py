@@ -111,10 +111,14 @@ def _transcribe(utterances: list[_Utterance], progress: bool) -> dict:
 
 
 class _Generator:
-    """Batches of utterances -> generated motion (normalised with the dataset's statistics)."""
+    """Batches of utterances -> generated motion (normalised with the dataset's statistics).
 
-    def __init__(self, model, data_stats: tuple[np.ndarray, np.ndarray], config: EvalConfig):
-        self.model, self.config = model, config
+    graphs: an ONNX backend of the same model (e.g. its int8 export) to generate with instead of
+    eager PyTorch, fed the same noise, so the two differ only by the graphs' arithmetic.
+    """
+
+    def __init__(self, model, data_stats: tuple[np.ndarray, np.ndarray], config: EvalConfig, graphs=None):
+        self.model, self.config, self.graphs = model, config, graphs
         mean, std = model.normalization if model.normalization is not None else data_stats
         self.to_data = (torch.from_numpy(np.asarray(mean, np.float32)), torch.from_numpy(np.asarray(std, np.float32)),
                         torch.from_numpy(data_stats[0].astype(np.float32)), torch.from_numpy(data_stats[1].astype(np.float32)))
@@ -139,12 +143,33 @@ class _Generator:
             audio = torch.zeros(len(batch), int(audio_lens.max()))
             for row, u in enumerate(batch):
                 audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
-            out = generate(model, audio, audio_lens, lengths, noise, **options)
+            if self.graphs is None:
+                out = generate(model, audio, audio_lens, lengths, noise, **options)
+            else:  # graph (b) returns features already in model units (raw, when the model has statistics)
+                out = self.graphs.run_graphs(audio.numpy(), audio_lens.numpy(), lengths.numpy(), noise.numpy())
         self.seconds += time.perf_counter() - started
         self.samples += len(batch)
         model_mean, model_std, data_mean, data_std = self.to_data
-        features = (out.features * model_std + model_mean - data_mean) / data_std  # (b t f) in the data's units
+        raw = torch.as_tensor(out.features)
+        if self.graphs is None or model.normalization is None:
+            raw = raw * model_std + model_mean
+        features = (raw - data_mean) / data_std  # (b t f) in the data's units
         return [features[row, :int(out.lengths[row])].numpy() for row in range(len(batch))]
+
+
+def _onnx_graphs(model, model_dir: str | Path, onnx_dir: Path, config: EvalConfig):
+    """The onnxruntime backend of an export of exactly this model, decoded as the config asks."""
+    from a2m_core.runtime.export import check_current, read_export
+    from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
+
+    if model.config.condition_input != "audio":
+        raise InputError(f"--onnx runs exported audio models; {model_dir} is {model.config.condition_input}-conditioned")
+    info = read_export(onnx_dir)
+    check_current(info, model_dir)
+    if info.decoding != config.decoding:
+        raise InputError(f"{onnx_dir} was exported with {info.decoding}, the evaluation asks for {config.decoding}: "
+                         "give the same decoding options to both")
+    return OnnxRuntimeBackend(info, ["CPUExecutionProvider"])
 
 
 @torch.no_grad()
@@ -161,8 +186,11 @@ def _embed_motion(evaluator, motions: list[np.ndarray], batch_size: int = 64) ->
 
 
 def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path, config: EvalConfig,
-             progress: bool = True) -> dict:
-    """All metrics of a model on a dataset split; a JSON-able dict (see write_report)."""
+             progress: bool = True, onnx_dir: str | Path | None = None) -> dict:
+    """All metrics of a model on a dataset split; a JSON-able dict (see write_report).
+
+    onnx_dir: generate with this ONNX export of the model (onnxruntime on CPU) instead of PyTorch.
+    """
     from tqdm import tqdm
 
     from a2m_core.model import AudioToMotion
@@ -181,7 +209,10 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
         raise InputError(f"split {config.split!r} of {data} has {len(utterances)} utterances; R-precision needs "
                          f"at least {config.batch_size}")
     cascade = _transcribe(utterances, progress) if config.asr else None
-    generator = _Generator(model, (stats.mean, stats.std), config)
+    graphs = None
+    if onnx_dir is not None:
+        graphs = _onnx_graphs(model, model_dir, Path(onnx_dir), config)
+    generator = _Generator(model, (stats.mean, stats.std), config, graphs)
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
     real = _embed_motion(evaluator, [u.motion for u in utterances])
@@ -219,6 +250,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     bar.close()
     return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
             "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
+            "generated_with": "PyTorch" if graphs is None else f"{graphs.describe()} export {onnx_dir}",
             "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
 
@@ -252,7 +284,8 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
                      f"in {cascade['nothing_heard']}) -> text model")
     lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
              f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
-             f"{condition}; ground-truth lengths; {result['samples_per_s']:.2f} generated samples/s here.", "",
+             f"{condition}; ground-truth lengths; generated with {result.get('generated_with', 'PyTorch')}, "
+             f"{result['samples_per_s']:.2f} samples/s here.", "",
              "| metric | generated | real motion |", "|---|---|---|"]
     for key, name in _ROWS:
         if key in metrics:

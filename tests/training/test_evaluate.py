@@ -66,3 +66,29 @@ def test_cascade_reads_what_pocketsphinx_heard(tiny_corpus, tmp_path):
 def test_eval_config_rejects_too_few_generations():
     with pytest.raises(InputError, match="mm_generations"):
         EvalConfig(mm_generations=5)
+
+
+@pytest.mark.slow
+def test_eval_through_the_float_export_matches_pytorch(tiny_corpus, tmp_path):
+    """--onnx generates with onnxruntime from the same noise: the float export must give PyTorch's numbers
+    (that is what makes the int8 export's numbers a measure of quantisation alone)."""
+    import numpy as np
+
+    from a2m_core.runtime.export import export_onnx
+
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
+    model.save(tmp_path / "model")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    decoding = DecodingConfig(num_iters=4, res_cfg_scale=1)
+    export_onnx(tmp_path / "model", tmp_path / "onnx", decoding=decoding, progress=False)
+    config = EvalConfig(split="train", repeats=2, batch_size=4, mm_conditions=0, decoding=decoding)
+    eager = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
+    graphs = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False,
+                      onnx_dir=tmp_path / "onnx")
+    assert graphs["generated_with"].startswith("onnxruntime") and eager["generated_with"] == "PyTorch"
+    for key in ("r_top1", "r_top3", "mm_dist", "fid", "diversity"):
+        assert graphs["metrics"][key]["mean"] == pytest.approx(eager["metrics"][key]["mean"], rel=1e-3, abs=1e-4), key
+    other = EvalConfig(split="train", repeats=1, batch_size=4, mm_conditions=0)
+    with pytest.raises(InputError, match="exported with"):
+        evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", other, progress=False, onnx_dir=tmp_path / "onnx")
