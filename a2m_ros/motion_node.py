@@ -100,7 +100,7 @@ def declare_config(node: Node) -> MotionNodeConfig:
                              "architecture (plumbing only, no meaningful motion); empty: the shipped model", choices=MODEL_PRESETS),
         backend=declare(node, "backend", "auto", "Inference backend; auto: the fastest that loads here (TensorRT on "
                         "CUDA, else onnxruntime, else torch), the choice and any fallback logged; onnxruntime-int8: "
-                        "int8 CPU graphs, about 2x faster on CPU, slightly different motion (docs/performance.md); "
+                        "int8 CPU graphs, 1.5-1.8x faster on CPU, slightly different motion (docs/performance.md); "
                         "text-conditioned models always run in torch", choices=BACKENDS),
         device=declare(node, "device", "cpu", "Device: cpu, cuda, cuda:1, ..."),
         vad_backend=declare(node, "vad_backend", "auto", "Voice activity detector: silero (ONNX), webrtc, "

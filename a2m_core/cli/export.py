@@ -34,9 +34,9 @@ def _onnx(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix=".float-", dir=args.out.parent) as tmp:
             float_info = export_onnx(model_dir, Path(tmp) / "float", decoding=decoding_from(args), opset=args.opset)
             info = quantize_export(float_info, args.out)
-            _report_agreement(float_info, info)
+            agreement = _agreement(float_info, info)
     else:
-        info = export_onnx(model_dir, args.out, decoding=decoding_from(args), opset=args.opset)
+        info, agreement = export_onnx(model_dir, args.out, decoding=decoding_from(args), opset=args.opset), None
     for path in (info.condition_path, info.motion_path):
         if info.precision == INT8:
             verdict = "int8 MatMul weights, for onnxruntime on CPU (TensorRT: use the float export)"
@@ -47,11 +47,13 @@ def _onnx(args: argparse.Namespace) -> int:
         print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, onnx.checker ok, {verdict}")
     print(f"{info.directory / 'export.json'}: opset {info.opset}, {info.precision}, source model hash "
           f"{info.source_model_hash[:12]}")
+    if agreement:
+        print(agreement)
     return 0
 
 
-def _report_agreement(float_info, int8_info) -> None:
-    """Print how closely the int8 graphs follow the float ones on a few spoken instructions."""
+def _agreement(float_info, int8_info) -> str:
+    """How closely the int8 graphs follow the float ones on a few spoken instructions, in words."""
     from a2m_core.runtime.benchmark import instruction_audio
     from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
     from a2m_core.runtime.quantize import token_agreement
@@ -60,10 +62,10 @@ def _report_agreement(float_info, int8_info) -> None:
     cpu = ["CPUExecutionProvider"]
     agreement = token_agreement(OnnxRuntimeBackend(float_info, cpu), OnnxRuntimeBackend(int8_info, cpu),
                                 [audio for audio, _ in clips], list(range(AGREEMENT_CLIPS)))
-    print(f"int8 vs float on {AGREEMENT_CLIPS} clips of 3 s ({clips[0][1]}), same noise: "
-          f"{100 * agreement['tokens']:.1f} % of tokens equal (base layer {100 * agreement['base_tokens']:.1f} %), "
-          f"{100 * agreement['lengths']:.0f} % of predicted lengths; what that costs in the paper's metrics: "
-          f"a2m eval --model MODEL --onnx {int8_info.directory} ...")
+    return (f"int8 vs float on {AGREEMENT_CLIPS} clips of 3 s ({clips[0][1]}), same noise: "
+            f"{100 * agreement['tokens']:.1f} % of tokens equal (base layer {100 * agreement['base_tokens']:.1f} %), "
+            f"{100 * agreement['lengths']:.0f} % of predicted lengths equal; what that costs in the paper's metrics: "
+            f"a2m eval --model MODEL --onnx {int8_info.directory} ...")
 
 
 def _trt(args: argparse.Namespace) -> int:
@@ -100,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--out", type=Path, required=True, help="export folder to write (replaced if it exists)")
     o.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     o.add_argument("--int8", action="store_true", help="quantise MatMul weights to int8 (onnxruntime dynamic "
-                   "quantisation): about 2x faster on CPU, slightly different motion; the backend onnxruntime-int8 "
+                   "quantisation): 1.5-1.8x faster on CPU, the same metrics within their intervals; the backend onnxruntime-int8 "
                    "(see docs/performance.md, INT8)")
     add_decoding_arguments(o)  # baked into graph (b)
     o.set_defaults(func=_onnx)

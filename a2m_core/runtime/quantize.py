@@ -2,7 +2,7 @@
 
 Every MatMul with a constant weight gets int8 weights (one scale per output channel) and
 activations quantised per call (onnxruntime's dynamic quantisation: DynamicQuantizeLinear +
-MatMulInteger). On 2 cores this runs the default model about 2x faster end to end; what it costs
+MatMulInteger). On 2 cores this runs the default model 1.5-1.8x faster end to end; what it costs
 in token agreement and evaluator metrics is measured in docs/performance.md ("INT8"). The
 result is an export folder like any other, with precision "int8" in export.json; TensorRT does
 not parse MatMulInteger, so engines are built from the float export.
