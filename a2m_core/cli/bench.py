@@ -68,10 +68,9 @@ def _bench(args: argparse.Namespace) -> int:
 
     from a2m_core.model import AudioToMotion
     from a2m_core.paths import shipped_model_dir
-    from a2m_core.runtime.backends import load_generator, preset_model_dir
+    from a2m_core.runtime.backends import backend_precision, load_generator, preset_model_dir
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
     from a2m_core.runtime.export import read_export
-    from a2m_core.runtime.quantize import INT8
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
@@ -95,7 +94,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     def backend(name: str):
         # --onnx serves the backend of its precision; the other one's export comes from the cache
-        onnx_dir = args.onnx if given_precision == (INT8 if name == "onnxruntime-int8" else "float32") else None
+        onnx_dir = args.onnx if given_precision == backend_precision(name) else None
         return lambda: load_generator(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
                                       threads=threads, device=device)
 

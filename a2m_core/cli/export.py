@@ -24,8 +24,8 @@ def _model_dir(path: Path | None) -> Path:
 def _onnx(args: argparse.Namespace) -> int:
     import onnx
 
-    from a2m_core.runtime.export import export_onnx
-    from a2m_core.runtime.quantize import INT8, quantize_export
+    from a2m_core.runtime.export import INT8, export_onnx
+    from a2m_core.runtime.quantize import quantize_export
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
     model_dir = _model_dir(args.model)
@@ -69,14 +69,14 @@ def _agreement(float_info, int8_info) -> str:
 
 
 def _trt(args: argparse.Namespace) -> int:
-    from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.export import FLOAT32, read_export
     from a2m_core.runtime.tensorrt_backend import tensorrt_unavailable
 
     reason = tensorrt_unavailable()
     if reason:
         raise InputError(reason)
     info = read_export(args.onnx)
-    if info.precision != "float32":
+    if info.precision != FLOAT32:
         raise InputError(f"{args.onnx} is an {info.precision} export for onnxruntime on CPU; TensorRT builds from the "
                          "float export (a2m export onnx without --int8; --fp16 for half precision)")
     from a2m_core.runtime.tensorrt_backend import EngineOptions, build_engines

@@ -17,10 +17,19 @@ import os
 from pathlib import Path
 
 from a2m_core.errors import InputError
-from a2m_core.runtime.export import ExportError, ExportInfo, check_current, export_onnx, model_hash, read_export
+from a2m_core.runtime.export import (
+    FLOAT32,
+    INT8,
+    ExportError,
+    ExportInfo,
+    check_current,
+    export_onnx,
+    model_hash,
+    read_export,
+)
 from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import BACKENDS, DecodingConfig
-from a2m_core.runtime.quantize import INT8, quantize_export
+from a2m_core.runtime.quantize import quantize_export
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +52,13 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
     return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
 
 
+def backend_precision(backend: str) -> str:
+    """The precision of the ONNX export a backend runs ("int8" for onnxruntime-int8, else "float32")."""
+    return INT8 if backend == "onnxruntime-int8" else FLOAT32
+
+
 def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None,
-                  precision: str = "float32") -> ExportInfo:
+                  precision: str = FLOAT32) -> ExportInfo:
     """An export of the given precision that matches model_dir (when given), rebuilding it when needed.
 
     onnx_dir None: the cache folder of model_dir's hash and the precision. decoding None: the
@@ -57,7 +71,7 @@ def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: Decod
     if onnx_dir is None:
         if model_dir is None:
             raise InputError("give a model folder or an ONNX export folder")
-        suffix = "" if precision == "float32" else f"-{precision}"
+        suffix = "" if precision == FLOAT32 else f"-{precision}"
         onnx_dir = cache_dir() / "onnx" / f"{model_hash(model_dir)[:20]}{suffix}"
         decoding = decoding or DecodingConfig()  # the cache may hold another caller's decoding
     other_precision = False
@@ -114,7 +128,8 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
     if backend == "onnxruntime-int8":  # CPU only: the other providers do not run MatMulInteger faster
         from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(usable_export(model_dir, onnx_dir, decoding, INT8), ["CPUExecutionProvider"], threads)
+        info = usable_export(model_dir, onnx_dir, decoding, backend_precision(backend))
+        return OnnxRuntimeBackend(info, ["CPUExecutionProvider"], threads)
     if backend == "tensorrt":
         from a2m_core.runtime.tensorrt_backend import TensorRTBackend, tensorrt_unavailable
 

@@ -47,6 +47,7 @@ CONDITION_FILE, MOTION_FILE, META_FILE = "condition.onnx", "motion.onnx", "expor
 DEFAULT_OPSET = 18
 MODEL_FILES = ("config.json", "model.safetensors", "Mean.npy", "Std.npy")  # a2m_core.model.io names
 EXPORT_BATCH = 2  # traced batch; 1 would let the exporters specialise the batch axis to 1
+FLOAT32, INT8 = "float32", "int8"  # export precisions; int8: a2m_core.runtime.quantize
 
 
 class ExportError(InputError):
@@ -85,7 +86,7 @@ class ExportInfo:
     source_model_hash: str
     graph_sha256: dict[str, str]
     spec: GraphSpec
-    precision: str = "float32"  # or "int8": MatMul weights quantised (a2m_core.runtime.quantize), CPU only
+    precision: str = FLOAT32  # or INT8: MatMul weights quantised (a2m_core.runtime.quantize), CPU only
 
     @property
     def condition_path(self) -> Path:
@@ -299,7 +300,7 @@ def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
                           decoding=DecodingConfig(**doc["decoding"]), opset=int(doc["opset"]),
                           exported_at=str(doc["exported_at"]), source_model=str(doc["source_model"]),
                           source_model_hash=str(doc["source_model_hash"]), graph_sha256=dict(doc["graph_sha256"]),
-                          spec=GraphSpec.from_dict(doc["spec"]), precision=str(doc.get("precision", "float32")))
+                          spec=GraphSpec.from_dict(doc["spec"]), precision=str(doc.get("precision", FLOAT32)))
     except (KeyError, TypeError, ValueError) as exc:
         raise ExportError(f"{meta} lacks or garbles a field ({exc}): {fix}") from exc
     for name in (CONDITION_FILE, MOTION_FILE):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.runtime.export import ExportError, ExportInfo, read_export
+from a2m_core.runtime.export import FLOAT32, ExportError, ExportInfo, read_export
 from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import CONDITION_INPUTS, MOTION_INPUTS, GraphOutputs
 
@@ -63,7 +63,7 @@ class OnnxRuntimeBackend(Generator):
         self.motion = _session(info.motion_path, self.providers, threads)
 
     def describe(self) -> str:
-        precision = "" if self.info.precision == "float32" else f" {self.info.precision}"
+        precision = "" if self.info.precision == FLOAT32 else f" {self.info.precision}"
         return f"onnxruntime {self.condition.get_providers()[0]}{precision}"
 
     def run_graphs(self, audio: np.ndarray, audio_lens: np.ndarray, lengths: np.ndarray,

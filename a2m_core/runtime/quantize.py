@@ -30,6 +30,8 @@ import numpy as np
 from a2m_core.errors import InputError
 from a2m_core.runtime.export import (
     CONDITION_FILE,
+    FLOAT32,
+    INT8,
     MOTION_FILE,
     ExportInfo,
     finish_export,
@@ -38,8 +40,6 @@ from a2m_core.runtime.export import (
     staging_dir,
 )
 from a2m_core.runtime.generator import Generator
-
-INT8 = "int8"
 
 
 def expose_weights(model):
@@ -104,7 +104,7 @@ def quantize_graph(source: Path, target: Path) -> None:
 
 def quantize_export(info: ExportInfo, out_dir: str | Path) -> ExportInfo:
     """A float export -> an int8 export in out_dir (replaced if it exists, written atomically)."""
-    if info.precision != "float32":
+    if info.precision != FLOAT32:
         raise InputError(f"{info.directory} is already a {info.precision} export: quantise the float export")
     out_dir = Path(out_dir)
     staging = staging_dir(out_dir)
