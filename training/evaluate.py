@@ -4,9 +4,9 @@ Protocol (T2M's, as MoMask and the paper run it): every test utterance's motion 
 the ground-truth length; per repeat the utterances are shuffled into batches of 32 for
 R-precision, the whole set gives FID against the real motions, and 300 random pairs give
 Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
-utterances. Audio can be degraded first (white noise at an exact SNR; a lower recording rate),
-and a text-conditioned model reads the captions instead, or with `asr` what the recogniser heard
-in the (degraded) audio: the cascade baseline. Metrics use the contrastive evaluator
+utterances, drawn afresh in every repeat. Audio can be degraded first (white noise at an exact
+SNR; a lower recording rate), and a text-conditioned model reads the captions instead, or with
+`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. Metrics use the contrastive evaluator
 (training/evaluator); "real" rows measure the ground-truth motion with the same evaluator.
 """
 
@@ -85,6 +85,18 @@ def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
         utterances.append(_Utterance(_degrade(item["audio"].numpy(), config, int(index)), item["caption"],
                                      item["text"], item["caption"], item["motion"][:length].numpy(), length))
     return utterances
+
+
+def multimodality_conditions(num_utterances: int, num_conditions: int, seed: int, repeat: int) -> np.ndarray:
+    """The utterances MultiModality generates for in this repeat (sorted indices).
+
+    Drawn afresh in every repeat, as T2M's evaluation does, so that the interval covers the choice
+    of utterances too; a fixed first few of the (sorted) subset were often the same handful of clips,
+    whose spoken variants sit next to each other. A random stream of its own keeps every other
+    metric the same whatever num_conditions is.
+    """
+    rng = np.random.default_rng([seed, repeat, 1])
+    return np.sort(rng.choice(num_utterances, min(num_conditions, num_utterances), replace=False))
 
 
 # what the cascade's text model reads where the recogniser heard no word (it needs a non-empty text)
@@ -216,7 +228,6 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
     real = _embed_motion(evaluator, [u.motion for u in utterances])
-    mm_items = utterances[:config.mm_conditions]
     values: dict[str, list[float]] = {}
     bar = tqdm(total=config.repeats, desc="eval repeats", disable=not progress)
     for repeat in range(config.repeats):
@@ -235,9 +246,10 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
                   "diversity": diversity(gen, rng, min(300, len(gen))),
                   "real_r_top1": real_top[0], "real_r_top2": real_top[1], "real_r_top3": real_top[2],
                   "real_mm_dist": matching_score(text, real), "real_diversity": diversity(real, rng, min(300, len(real)))}
-        if mm_items and config.mm_conditions:
+        if config.mm_conditions:
             per_condition = []
-            for c, item in enumerate(mm_items):
+            mm_rows = multimodality_conditions(len(utterances), config.mm_conditions, config.seed, repeat)
+            for c, item in enumerate(utterances[r] for r in mm_rows):
                 motions = []
                 for start in range(0, config.mm_generations, config.batch_size):
                     count = min(config.batch_size, config.mm_generations - start)

@@ -68,6 +68,21 @@ def test_eval_config_rejects_too_few_generations():
         EvalConfig(mm_generations=5)
 
 
+def test_multimodality_conditions_are_drawn_afresh_in_every_repeat():
+    """As in T2M's evaluation: a new random set of utterances per repeat, reproducible from the seed,
+    never more than there are (a fixed first few would be a handful of neighbouring clips)."""
+    from training.evaluate import multimodality_conditions
+
+    draws = [multimodality_conditions(288, 10, seed=0, repeat=r) for r in range(5)]
+    for rows in draws:
+        assert len(set(rows.tolist())) == 10 and rows.min() >= 0 and rows.max() < 288
+        assert list(rows) == sorted(rows)
+    assert len({tuple(rows) for rows in draws}) == 5
+    assert (multimodality_conditions(288, 10, seed=0, repeat=3) == draws[3]).all()
+    assert not (multimodality_conditions(288, 10, seed=1, repeat=3) == draws[3]).all()
+    assert sorted(multimodality_conditions(6, 10, seed=0, repeat=0)) == list(range(6))
+
+
 @pytest.mark.slow
 def test_eval_through_the_float_export_matches_pytorch(tiny_corpus, tmp_path):
     """--onnx generates with onnxruntime from the same noise: the float export must give PyTorch's numbers
