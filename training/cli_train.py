@@ -163,7 +163,8 @@ def register(subparsers) -> None:
     ev.add_argument("--resample-from", type=int, help="as if recorded at this rate in Hz (e.g. 12000)")
     ev.add_argument("--repeats", type=int, default=20, help="repeats for the confidence interval (default 20)")
     ev.add_argument("--limit", type=int, help="a fixed random subset of this many utterances (default all)")
-    ev.add_argument("--mm-conditions", type=int, default=100, help="utterances for MultiModality (0 skips it)")
+    ev.add_argument("--mm-conditions", type=int, default=100,
+                    help="utterances for MultiModality, drawn afresh in every repeat (0 skips it)")
     ev.add_argument("--mm-generations", type=int, default=30, help="generations per MultiModality condition")
     add_decoding_arguments(ev)
     ev.add_argument("--asr", choices=("pocketsphinx",),
