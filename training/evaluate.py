@@ -6,8 +6,9 @@ R-precision, the whole set gives FID against the real motions, and 300 random pa
 Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
 utterances, drawn afresh in every repeat. Audio can be degraded first (white noise at an exact
 SNR; a lower recording rate), and a text-conditioned model reads the captions instead, or with
-`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. Metrics use the contrastive evaluator
-(training/evaluator); "real" rows measure the ground-truth motion with the same evaluator.
+`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. Metrics use the
+contrastive evaluator (training/evaluator); "real" rows measure the ground-truth motion with the
+same evaluator.
 """
 
 from __future__ import annotations
