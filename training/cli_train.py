@@ -23,6 +23,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     given = {"preset": args.preset, "styles": args.styles and tuple(args.styles.split(",")),
+             "engines": args.engines and tuple(args.engines.split(",")),
              "condition": args.condition and {**config.condition, **_key_values(args.condition)}}
     try:
         config = replace(config, **{k: v for k, v in given.items() if v})
@@ -74,7 +75,8 @@ def _eval(args: argparse.Namespace) -> int:
     config = EvalConfig(split=args.split, repeats=args.repeats, noise_snr_db=args.noise_snr,
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
-                        styles=tuple(args.styles.split(",")), asr=args.asr, decoding=decoding_from(args))
+                        styles=tuple(args.styles.split(",")), engines=tuple(args.engines.split(",")), asr=args.asr,
+                        decoding=decoding_from(args))
     result = evaluate(args.model, args.data, evaluator, config, onnx_dir=args.onnx)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
@@ -143,6 +145,8 @@ def register(subparsers) -> None:
                        help="condition encoder fields replaced in the preset, over the run config's (ablations: "
                             "kind=avgpool,pool=8; kind=conv1d,pool=8; kind=transformer_cls)")
     train.add_argument("--styles", help="utterance styles to train on, comma-separated (original, oral; default both)")
+    train.add_argument("--engines", help="speech engines to train on, comma-separated (espeak-ng, festival; default "
+                                          "both): espeak-ng alone leaves festival's voices for the engine-disjoint test")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--steps", type=int, help="override loop.max_steps")
     train.add_argument("--batch-size", type=int, help="override loop.batch_size (global over all processes)")
@@ -159,6 +163,9 @@ def register(subparsers) -> None:
     ev.add_argument("--evaluator", type=Path, help="evaluator folder (default MODEL/evaluator)")
     ev.add_argument("--split", default="test", choices=("train", "val", "test"), help="default test")
     ev.add_argument("--styles", default="original,oral", help="utterance styles, comma-separated (default both)")
+    ev.add_argument("--engines", default="espeak-ng,festival",
+                    help="speech engines of the utterances, comma-separated (default both); festival alone is the "
+                         "engine-disjoint test of a model trained with --engines espeak-ng")
     ev.add_argument("--noise-snr", type=float, help="add white noise at this SNR in dB first")
     ev.add_argument("--resample-from", type=int, help="as if recorded at this rate in Hz (e.g. 12000)")
     ev.add_argument("--repeats", type=int, default=20, help="repeats for the confidence interval (default 20)")

@@ -23,6 +23,7 @@ import torch
 
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import DecodingConfig
+from training.data.voices import ENGINES, check_engines
 from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
 
 
@@ -35,6 +36,7 @@ class EvalConfig:
     resample_from_hz: int | None = None
     limit: int | None = None  # evaluate a fixed random subset of this many utterances
     styles: tuple[str, ...] = ("original", "oral")
+    engines: tuple[str, ...] = ENGINES  # ("festival",): the engine-disjoint test of a model trained on espeak-ng
     mm_conditions: int = 100
     mm_generations: int = 30
     asr: str | None = None  # "pocketsphinx": a text model reads the ASR's transcripts (the cascade)
@@ -48,6 +50,10 @@ class EvalConfig:
         if self.mm_conditions < 0 or (self.mm_conditions and self.mm_generations < 10):
             raise InputError(f"MultiModality needs mm_generations >= 10 (or mm_conditions 0 to skip), got "
                              f"{self.mm_generations}")
+        try:
+            check_engines(self.engines)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if self.asr not in (None, "pocketsphinx"):
             raise InputError(f"unknown ASR {self.asr!r}: the cascade runs with 'pocketsphinx'")
 
@@ -75,7 +81,7 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
 def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
     from training.stage_data import Utterances
 
-    dataset = Utterances(data, config.split, random_crop=False, styles=config.styles)
+    dataset = Utterances(data, config.split, random_crop=False, styles=config.styles, engines=config.engines)
     order = np.arange(len(dataset))
     if config.limit is not None and config.limit < len(order):
         order = np.sort(np.random.default_rng(config.seed).choice(len(order), config.limit, replace=False))

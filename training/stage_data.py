@@ -16,6 +16,7 @@ import torch
 from a2m_core.errors import InputError
 from a2m_core.motion.features import Normalizer
 from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioDataset
+from training.data.voices import ENGINES
 
 
 class MotionWindows:
@@ -59,17 +60,21 @@ class Utterances:
     """MotionAudioDataset with per-item seeded crops (it draws from its `rng` attribute).
 
     slots: the clips' instruction slots (training.instruction_slots.ClipSlots), added to each item
-    as "slots" (the condition stage); audio_transform: augmentation applied on every read.
+    as "slots" (the condition stage); audio_transform: augmentation applied on every read;
+    feature_transform: the same for cached front-end features (e.g. augment.mask_features).
     """
 
     def __init__(self, root: str | Path, split: str, *, random_crop: bool = True,
-                 styles: tuple[str, ...] = ("original", "oral"), cache: FeatureCache | None = None,
+                 styles: tuple[str, ...] = ("original", "oral"), engines: tuple[str, ...] = ENGINES,
+                 cache: FeatureCache | None = None,
                  slots: Callable[[str], np.ndarray] | None = None,
-                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
-        self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles,
+                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 feature_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
+        self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles, engines=engines,
                                                                          random_crop=random_crop), cache=cache,
                                           audio_transform=audio_transform)
         self.slots = slots
+        self.feature_transform = feature_transform
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -87,6 +92,9 @@ class Utterances:
 
     def __getitem__(self, index: int) -> dict:
         item = self.dataset[index]
+        if self.feature_transform is not None and "audio_features" in item:
+            item["audio_features"] = torch.from_numpy(self.feature_transform(item["audio_features"].numpy(),
+                                                                             self.dataset.rng))
         if self.slots is not None:
             item["slots"] = torch.from_numpy(self.slots(item["clip"]))
         return item

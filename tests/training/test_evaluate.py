@@ -63,9 +63,11 @@ def test_cascade_reads_what_pocketsphinx_heard(tiny_corpus, tmp_path):
         evaluate(tmp_path / "audio", tiny_corpus, tmp_path / "ev", config, progress=False)
 
 
-def test_eval_config_rejects_too_few_generations():
+def test_eval_config_rejects_too_few_generations_and_unknown_engines():
     with pytest.raises(InputError, match="mm_generations"):
         EvalConfig(mm_generations=5)
+    with pytest.raises(InputError, match="engines"):
+        EvalConfig(engines=("piper",))
 
 
 def test_multimodality_conditions_are_drawn_afresh_in_every_repeat():

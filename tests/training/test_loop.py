@@ -81,6 +81,10 @@ def test_run_config_rejects_unknown_keys_and_bad_values(tmp_path):
     with pytest.raises(InputError, match="max_steps"):
         RunConfig.from_yaml(path)
     assert RunConfig.from_dict({"preset": "tiny", "loop": {"batch_size": 8}}).loop.batch_size == 8
+    assert RunConfig.from_dict({"engines": ["espeak-ng"]}).engines == ("espeak-ng",)
+    for bad in ({"engines": ["espeak-ng", "say"]}, {"engines": []}, {"renderings": 0}):
+        with pytest.raises(InputError, match="engines|renderings"):
+            RunConfig.from_dict(bad)
 
 
 @pytest.mark.slow

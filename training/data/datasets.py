@@ -26,6 +26,7 @@ from a2m_core.errors import InputError
 from a2m_core.motion.features import Normalizer
 from training.data.captions import read_texts
 from training.data.files import save_npy
+from training.data.voices import ENGINES, check_engines
 
 FPS_BY_DIM = {263: 20.0, 251: 12.5}  # HumanML3D, KIT-ML
 MAX_CLIP_FRAMES = 200  # MoMask drops clips of this length and more
@@ -37,6 +38,7 @@ class MotionAudioConfig:
 
     split: str  # "train", "val" or "test": the dataset's split file
     styles: tuple[str, ...] = ("original", "oral")
+    engines: tuple[str, ...] = ENGINES  # speech engines whose utterances are used (engine-disjoint splits)
     min_motion_len: int = 40  # frames; MoMask: 40 for HumanML3D, 24 for KIT-ML
     max_motion_len: int = 196
     unit_length: int = 4  # the motion tokenizer's downsampling
@@ -48,30 +50,46 @@ class MotionAudioConfig:
                              f"{self.min_motion_len}, {self.max_motion_len}")
         if self.unit_length < 1 or not self.styles:
             raise ValueError(f"unit_length must be >= 1 and styles non-empty, got {self.unit_length}, {self.styles}")
+        check_engines(self.engines)
 
 
 class FeatureCache:
     """Audio front-end outputs on disk, keyed by the front-end's config and the audio file's identity.
 
     A changed config (another model, layer or hop) or a rewritten WAV gives a new key, so stale
-    features are never returned.
+    features are never returned. With `variants` > 1 the cache also holds `variants - 1` renderings
+    of each utterance through `transform` (e.g. another speaker: training.data.augment.speaker_augment),
+    each seeded by the file and its variant number, so a frozen front-end's training hears every
+    utterance several ways while the front-end runs once per rendering.
     """
 
-    def __init__(self, folder: Path, frontend: Callable[[np.ndarray], np.ndarray], frontend_config: dict):
+    def __init__(self, folder: Path, frontend: Callable[[np.ndarray], np.ndarray], frontend_config: dict,
+                 variants: int = 1, transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
+        if variants < 1 or (variants > 1) != (transform is not None):
+            raise ValueError(f"FeatureCache needs variants >= 1 and a transform exactly when variants > 1, got "
+                             f"{variants} and {transform}")
         self.folder = Path(folder)
         self.frontend = frontend
+        self.variants, self.transform = variants, transform
         self.config_key = hashlib.sha1(json.dumps(frontend_config, sort_keys=True).encode()).hexdigest()[:16]
 
-    def _path(self, audio_path: Path) -> Path:
+    def _key(self, audio_path: Path) -> str:
         stat = audio_path.stat()
-        key = hashlib.sha1(f"{audio_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-        return self.folder / self.config_key / key[:2] / f"{key}.npy"
+        return hashlib.sha1(f"{audio_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
 
-    def features(self, audio_path: Path, load: Callable[[Path], np.ndarray]) -> np.ndarray:
-        path = self._path(audio_path)
+    def features(self, audio_path: Path, load: Callable[[Path], np.ndarray], variant: int = 0) -> np.ndarray:
+        """The front-end's output for rendering `variant` (0: the file as it is) of an utterance."""
+        if not 0 <= variant < self.variants:
+            raise ValueError(f"variant {variant} out of range: this cache holds {self.variants}")
+        key = self._key(audio_path)
+        name = f"{key}_{self.transform.__name__}{variant}" if variant else key
+        path = self.folder / self.config_key / key[:2] / f"{name}.npy"
         if path.is_file():
             return np.load(path, allow_pickle=False)
-        features = np.asarray(self.frontend(load(audio_path)), dtype=np.float32)
+        audio = load(audio_path)
+        if variant:
+            audio = self.transform(audio, np.random.default_rng([int(key[:12], 16), variant]))
+        features = np.asarray(self.frontend(audio), dtype=np.float32)
         save_npy(path, features)
         return features
 
@@ -107,7 +125,7 @@ class MotionAudioDataset:
                  audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
         if cache is not None and audio_transform is not None:
             raise ValueError("audio_transform changes the audio on every read, so its features cannot be cached; "
-                             "give one of cache and audio_transform")
+                             "give one of cache (with its own renderings) and audio_transform")
         self.root, self.config, self.cache = Path(root), config, cache
         self.audio_transform = audio_transform  # e.g. noise at a random SNR (training.data.augment)
         self.seed = seed
@@ -134,12 +152,13 @@ class MotionAudioDataset:
         for manifest in manifests:
             base = manifest.parent.parent
             for u in _read_manifest(manifest):
-                if u["clip"] in clips and u["style"] in config.styles:
+                if u["clip"] in clips and u["style"] in config.styles and u["voice"]["engine"] in config.engines:
                     entry = self._entry(u, base)
                     if entry is not None:
                         self.entries.append(entry)
         if not self.entries:
-            raise InputError(f"no utterances of split {config.split!r} and styles {config.styles} with a motion of "
+            raise InputError(f"no utterances of split {config.split!r}, styles {config.styles} and engines "
+                             f"{config.engines} with a motion of "
                              f"{config.min_motion_len}..{MAX_CLIP_FRAMES - 1} frames under {self.root}")
 
     def _motion(self, clip: str) -> np.ndarray | None:
@@ -213,7 +232,8 @@ class MotionAudioDataset:
         item = {"motion": torch.from_numpy(padded), "length": length, "caption": entry.caption,
                 "text": entry.text, "speaker": entry.speaker, "clip": entry.clip}
         if self.cache is not None:
-            item["audio_features"] = torch.from_numpy(self.cache.features(entry.audio, load))
+            variant = int(self.rng.integers(self.cache.variants)) if self.cache.variants > 1 else 0
+            item["audio_features"] = torch.from_numpy(self.cache.features(entry.audio, load, variant))
         else:
             samples = load(entry.audio)
             if self.audio_transform is not None:

@@ -24,6 +24,7 @@ ESPEAK_RATES_WPM = (130, 150, 170, 190)  # espeak-ng -s, words per minute
 FESTIVAL_VOICES = {"kal_diphone": (105.0, 14.0), "ked_diphone": (105.0, 14.0), "cmu_us_slt_arctic_hts": None}
 FESTIVAL_SETTINGS = ((0, 100), (-15, 115), (15, 90))  # (pitch shift Hz, rate % of normal)
 SPLITS = ("train", "val", "test")
+ENGINES = ("espeak-ng", "festival")
 FESTIVAL_WEIGHT = 0.2  # festival takes ~0.4 s a sentence, espeak-ng ~0.02 s: its speakers are drawn less often
 
 
@@ -37,7 +38,7 @@ class Voice:
     rate: int  # espeak-ng: words per minute; festival: % of normal speed
 
     def __post_init__(self) -> None:
-        if self.engine not in ("espeak-ng", "festival"):
+        if self.engine not in ENGINES:
             raise ValueError(f"engine must be 'espeak-ng' or 'festival', got {self.engine!r}")
         if self.engine == "espeak-ng" and not (0 <= self.pitch <= 99 and 80 <= self.rate <= 450):
             raise ValueError(f"espeak-ng pitch 0..99 and rate 80..450 wpm, got {self.pitch}, {self.rate}")
@@ -51,6 +52,12 @@ class Voice:
 
     def to_json(self) -> dict:
         return {"speaker_id": self.speaker_id, **asdict(self)}
+
+
+def check_engines(engines: tuple[str, ...]) -> None:
+    """ValueError unless `engines` is a non-empty subset of ENGINES."""
+    if not engines or set(engines) - set(ENGINES):
+        raise ValueError(f"engines must be a non-empty subset of {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
 
 
 def voice_pool(num_espeak: int = 48, seed: int = 0) -> list[Voice]:
