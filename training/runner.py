@@ -9,6 +9,9 @@ Run config (YAML; every key optional):
     preset: edge          # model preset (default: --init's model, or edge without --init)
     condition: {kind: avgpool, pool: 8}   # ablations: ConditionConfig fields replaced in the preset
     styles: [original, oral]              # utterance styles to train on (Original vs Oral data)
+    engines: [espeak-ng]                  # speech engines to train on (default both: espeak-ng, festival)
+    renderings: 4         # frozen front-ends: cached renderings per utterance (the file + 3 other speakers)
+    mask_features: true   # condition stage on a frozen front-end: SpecAugment-style masks on its features
     window_len: 64        # rvq: motion window in frames
     loop:                 # training.loop.LoopConfig fields
       max_steps: 3000
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from a2m_core.errors import InputError
+from training.data.voices import ENGINES, check_engines
 from training.loop import LoopConfig, TrainResult, checkpoint_dirs
 
 MODEL_DIR = "model"
@@ -43,6 +47,9 @@ class RunConfig:
     preset: str | None = None
     condition: dict[str, Any] = field(default_factory=dict)
     styles: tuple[str, ...] = ("original", "oral")
+    engines: tuple[str, ...] = ENGINES  # without festival: the engine-disjoint evaluation's training set
+    renderings: int = 1  # frozen front-ends: 1 + renderings through augment.speaker_augment, cached
+    mask_features: bool = False  # condition stage on a frozen front-end: augment.mask_features on every read
     window_len: int = 64
     loop: LoopConfig = field(default_factory=LoopConfig)
 
@@ -52,6 +59,10 @@ class RunConfig:
         object.__setattr__(self, "styles", tuple(self.styles))
         if not self.styles or set(self.styles) - {"original", "oral"}:
             raise ValueError(f"RunConfig.styles must be a non-empty subset of original, oral; got {self.styles}")
+        if self.renderings < 1:
+            raise ValueError(f"RunConfig.renderings must be >= 1, got {self.renderings}")
+        object.__setattr__(self, "engines", tuple(self.engines))
+        check_engines(self.engines)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -142,11 +153,13 @@ def _build_model(init: Path | None, config: RunConfig):
     return model
 
 
-def _feature_cache(model, folder: Path, with_condition: bool):
+def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 1):
     """A disk cache of one utterance's frozen front-end output, or with_condition of the frozen
-    front-end + condition encoder's output (cond (m d); all m tokens of one utterance are valid)."""
+    front-end + condition encoder's output (cond (m d); all m tokens of one utterance are valid);
+    renderings > 1 adds that many - 1 renderings of each utterance by other speakers."""
     import torch
 
+    from training.data.augment import speaker_augment
     from training.data.datasets import FeatureCache
     from training.stages import frontend_fingerprint
 
@@ -159,7 +172,8 @@ def _feature_cache(model, folder: Path, with_condition: bool):
             feats, _ = condition(feats, feat_lens)
         return feats[0].numpy()
 
-    return FeatureCache(folder, features, frontend_fingerprint(model, with_condition))
+    return FeatureCache(folder, features, frontend_fingerprint(model, with_condition), variants=renderings,
+                        transform=speaker_augment if renderings > 1 else None)
 
 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
@@ -194,21 +208,25 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     if stage_name == "rvq":
         dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
     else:
-        cache, slots, augment = None, None, None
+        cache, slots, augment, mask = None, None, None, None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
-            cache = _feature_cache(model, out / "feature_cache", with_condition="condition" not in stage.trainable)
+            cache = _feature_cache(model, out / "feature_cache", with_condition="condition" not in stage.trainable,
+                                   renderings=config.renderings)
         if stage_name == "condition":
-            from training.data.augment import speech_augment
+            from training.data.augment import mask_features, speech_augment
             from training.instruction_slots import ClipSlots
 
             slots = ClipSlots(data)
-            # cached features cannot be augmented; a text model does not hear the audio
+            # a cache holds its own renderings; a text model does not hear the audio
             augment = speech_augment if cache is None and model.config.condition_input == "audio" else None
-        dataset = Utterances(data, "train", cache=cache, styles=config.styles, slots=slots, audio_transform=augment)
+            mask = mask_features if cache is not None and config.mask_features else None
+        dataset = Utterances(data, "train", cache=cache, styles=config.styles, engines=config.engines,
+                             slots=slots, audio_transform=augment, feature_transform=mask)
         collate_fn = collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
             "run": {"preset": config.preset, "condition": config.condition, "styles": list(config.styles),
-                    "window_len": config.window_len}}
+                    "engines": list(config.engines), "renderings": config.renderings,
+                    "mask_features": config.mask_features, "window_len": config.window_len}}
     result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():

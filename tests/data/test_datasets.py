@@ -137,3 +137,51 @@ def test_bad_dataset_folders(tmp_path, corpus):
     data = MotionAudioDataset(corpus, MotionAudioConfig(split=json.loads(lines[0])["split"]), manifests=[gone])
     with pytest.raises(InputError, match="missing"):
         data[0]
+
+
+def _rms_frontend(samples):  # a stand-in front-end: RMS per 20 ms frame, (f 1)
+    frames = samples[: len(samples) // 320 * 320].reshape(-1, 320)
+    return np.sqrt((frames**2).mean(1, keepdims=True))
+
+
+def test_feature_cache_holds_seeded_renderings_beside_the_clean_file(corpus, tmp_path):
+    def louder(samples, rng):
+        return samples * float(rng.uniform(2.0, 3.0))
+
+    cache = FeatureCache(tmp_path / "one", _rms_frontend, {"name": "rms"}, variants=3, transform=louder)
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"))
+    entry = data.entries[0]
+    clean = _rms_frontend(data[0]["audio"].numpy())
+
+    def load(path):
+        import soundfile as sf
+        return sf.read(str(path), dtype="float32")[0]
+
+    assert np.allclose(cache.features(entry.audio, load, 0), clean)
+    one, two = cache.features(entry.audio, load, 1), cache.features(entry.audio, load, 2)
+    ratio_one, ratio_two = float(np.median(one / clean)), float(np.median(two / clean))
+    assert 2.0 <= ratio_one <= 3.0 and 2.0 <= ratio_two <= 3.0 and ratio_one != ratio_two
+    again = FeatureCache(tmp_path / "other", _rms_frontend, {"name": "rms"}, variants=3, transform=louder)
+    assert np.array_equal(again.features(entry.audio, load, 1), one)  # seeded by file and variant
+    assert len(list((tmp_path / "one").rglob(f"*_{louder.__name__}1.npy"))) == 1
+    with pytest.raises(ValueError, match="out of range"):
+        cache.features(entry.audio, load, 3)
+    with pytest.raises(ValueError, match="transform"):
+        FeatureCache(tmp_path, _rms_frontend, {}, variants=2)
+    reads = MotionAudioDataset(corpus, MotionAudioConfig(split="train"), cache=cache)
+    seen = set()
+    for seed in range(12):
+        reads.rng = np.random.default_rng(seed)
+        seen.add(round(float(np.median(reads[0]["audio_features"].numpy() / clean)), 4))
+    assert len(seen) == 3  # every read draws one of the three renderings
+
+
+def test_engines_select_the_utterances_of_a_speech_engine(corpus):
+    every = MotionAudioDataset(corpus, MotionAudioConfig(split="train"))
+    by_engine = {engine: MotionAudioDataset(corpus, MotionAudioConfig(split="train", engines=(engine,))).entries
+                 for engine in {e.speaker.split(":")[0] for e in every.entries}}
+    assert sum(len(v) for v in by_engine.values()) == len(every)
+    for engine, entries in by_engine.items():
+        assert all(e.speaker.startswith(engine + ":") for e in entries)
+    with pytest.raises(ValueError, match="engines"):
+        MotionAudioConfig(split="train", engines=("say",))

@@ -133,3 +133,31 @@ def test_gain_and_reverb():
     assert len(wet) == len(impulse)
     tail = np.abs(wet[1:]).max()
     assert 0 < tail < 0.5 and np.abs(wet[8000:]).max() < np.abs(wet[1:800]).max() * 0.05  # decays
+
+
+@pytest.mark.parametrize("factor", [0.85, 1.15])
+def test_speed_perturbation_scales_pitch_and_length(factor):
+    from training.data.augment import perturb_speed
+
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200.0 * t)).astype(np.float32)
+    out = perturb_speed(tone, factor)
+    assert abs(len(out) - 16000 / factor) <= 2
+    spectrum = np.abs(np.fft.rfft(out * np.hanning(len(out))))
+    peak_hz = np.argmax(spectrum) * 16000 / len(out)
+    assert abs(peak_hz - 200.0 * factor) < 3.0
+
+
+def test_feature_masks_cover_spans_with_the_mean_and_are_seeded():
+    from training.data.augment import mask_features
+
+    feats = np.random.default_rng(0).normal(size=(50, 96)).astype(np.float32)
+    a = mask_features(feats, np.random.default_rng(1), max_time_frac=0.2, max_channel_frac=0.2)
+    b = mask_features(feats, np.random.default_rng(1), max_time_frac=0.2, max_channel_frac=0.2)
+    assert np.array_equal(a, b) and a.shape == feats.shape and not np.shares_memory(a, feats)
+    changed = a != feats
+    assert changed.any() and changed.mean() < 0.6
+    rows = np.where(changed.all(axis=1))[0]
+    cols = np.where(changed.all(axis=0))[0]
+    assert len(rows) + len(cols) > 0  # whole frames or whole bands were masked
+    assert np.allclose(a[rows], feats.mean(axis=0)) if len(rows) else np.allclose(a[:, cols], feats.mean(axis=0)[cols])

@@ -85,3 +85,38 @@ def speech_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz:
     if rng.random() < 0.5 and np.any(signal):
         signal = add_noise(signal, float(rng.uniform(5.0, 30.0)), rng)
     return signal
+
+
+def perturb_speed(signal: np.ndarray, factor: float, sample_rate_hz: int = 16000) -> np.ndarray:
+    """The utterance spoken `factor` times faster and higher: pitch, formants (vocal-tract length) and
+    tempo scale together, as when a recording is replayed at another rate (speed perturbation, Ko et
+    al. 2015). The factor is rounded to steps of 100 Hz of the source rate; the length changes."""
+    check_samples(signal, "signal")
+    if not 0.5 <= factor <= 2.0:
+        raise InputError(f"speed factor must be between 0.5 and 2, got {factor}")
+    source_hz = int(round(sample_rate_hz * factor / 100.0)) * 100
+    return resample(signal, source_hz, sample_rate_hz)
+
+
+def speaker_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = 16000) -> np.ndarray:
+    """Another speaker saying the same words: speed perturbation by 0.85-1.15 (pitch, formants and
+    tempo), then `speech_augment`'s band-limiting and noise."""
+    return speech_augment(perturb_speed(signal, float(rng.uniform(0.85, 1.15)), sample_rate_hz), rng, sample_rate_hz)
+
+
+def mask_features(features: np.ndarray, rng: np.random.Generator, max_time_frac: float = 0.1,
+                  max_channel_frac: float = 0.1, num_masks: int = 2) -> np.ndarray:
+    """SpecAugment-style masking of front-end features (n c): `num_masks` spans of up to
+    `max_time_frac` of the frames and as many bands of up to `max_channel_frac` of the channels
+    are set to the features' mean. Returns a copy."""
+    out = np.array(features, dtype=np.float32, copy=True)
+    n, c = out.shape
+    fill = out.mean(axis=0) if n else np.zeros(c, np.float32)
+    for _ in range(num_masks):
+        width = int(rng.integers(0, int(max_time_frac * n) + 1))
+        start = int(rng.integers(0, n - width + 1))
+        out[start:start + width] = fill
+        band = int(rng.integers(0, int(max_channel_frac * c) + 1))
+        low = int(rng.integers(0, c - band + 1))
+        out[:, low:low + band] = fill[low:low + band]
+    return out
