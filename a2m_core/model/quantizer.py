@@ -116,8 +116,13 @@ class ResidualVQ(nn.Module):
         """x (b n d) -> quantised (b n d) with straight-through gradients, ids (b n q), commit loss ().
 
         num_layers limits how many layers quantise (default all; in training quantizer dropout may
-        pick fewer). Layers not used get id -1.
+        pick fewer). Layers not used get id -1. Quantisation runs in float32 whatever autocast says:
+        nearest-code distances and the EMA statistics lose their meaning in bfloat16.
         """
+        with torch.autocast(x.device.type, enabled=False):
+            return self._quantise(x.float(), num_layers)
+
+    def _quantise(self, x: Tensor, num_layers: int | None) -> tuple[Tensor, Tensor, Tensor]:
         q_total = self.config.num_quantizers
         if num_layers is None:
             num_layers = q_total

@@ -68,6 +68,19 @@ def test_dead_codes_are_reset_to_batch_vectors():
     assert float(far) < 1.0  # reset to vectors drawn from x
 
 
+def test_quantiser_trains_in_float32_under_bfloat16_autocast():
+    """Mixed-precision training (the loop's bf16 autocast on CUDA; CPU autocast shows the same
+    dtypes): codes, EMA statistics and dead-code resets stay float32."""
+    vae = RVQVAE(RVQVAEConfig(width=32, quantizer=QuantizerConfig(num_quantizers=2, num_codes=16, code_dim=8,
+                                                                  dead_code_threshold=2.0))).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for _ in range(3):  # the first step initialises, later ones update and reset dead codes
+            losses = vae.loss(torch.randn(4, 24, 263))
+    assert torch.isfinite(losses["total"])
+    for codebook in vae.quantizer.layers:
+        assert codebook.codes.dtype == codebook.code_sum.dtype == torch.float32
+
+
 def test_rvq_vae_shapes_and_length_check():
     vae = RVQVAE(RVQVAEConfig(width=32, quantizer=QuantizerConfig(num_quantizers=2, num_codes=16, code_dim=8))).eval()
     recon, ids, _ = vae(torch.randn(2, 24, 263))
