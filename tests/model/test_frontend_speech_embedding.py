@@ -120,10 +120,11 @@ def test_port_matches_the_tflite_interpreter_on_speech(frontend, speech):
 
 
 def test_framing_is_the_interpreters_on_the_padded_clip(frontend, speech):
-    """Feature k is the embedding of the zero-padded clip's k-th window: ceil(s / 1280) of them."""
+    """Feature k is the layer-normalised embedding of the zero-padded clip's k-th window; ceil(s / 1280) of them."""
     audio = speech[1]
     padded = np.pad(audio * INT16_SCALE, (PAD_BEFORE, PAD_AFTER))
-    reference = tflite_embeddings(tflite_mel(padded))
+    embeddings = tflite_embeddings(tflite_mel(padded))
+    reference = (embeddings - embeddings.mean(1, keepdims=True)) / np.sqrt(embeddings.var(1, keepdims=True) + 1e-5)
     with torch.no_grad():
         feats, lens = frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
     assert int(lens[0]) == math.ceil(len(audio) / 1280) <= feats.shape[1]
