@@ -124,11 +124,13 @@ def _build_model(init: Path | None, config: RunConfig):
     """The model a stage starts from: --init's model as saved; or, where the run config names a
     preset or condition overrides, a model of that config which carries over every part whose
     config equals --init's (so ablations and the text variant reuse one trained RVQ-VAE); or a
-    fresh model of the preset (edge by default)."""
+    fresh model of the preset (edge by default). A pretrained front-end not in --init's model
+    (speech_embedding) is imported from its wheel."""
     from dataclasses import replace as replace_fields
 
     from a2m_core.model import AudioToMotion
     from a2m_core.model.presets import preset_config
+    from a2m_core.model.speech_embedding_import import init_model
 
     start = AudioToMotion.load(init) if init is not None else None
     if start is not None and config.preset is None and not config.condition:
@@ -138,7 +140,7 @@ def _build_model(init: Path | None, config: RunConfig):
     else:
         base = start.config if start is not None else preset_config("edge")
     try:
-        model = AudioToMotion(replace_fields(base, condition=replace_fields(base.condition, **config.condition)))
+        model = init_model(replace_fields(base, condition=replace_fields(base.condition, **config.condition)))
     except (TypeError, ValueError) as exc:
         raise InputError(f"run config preset {config.preset!r}, condition {config.condition}: {exc}") from exc
     if start is not None:

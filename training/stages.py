@@ -14,9 +14,10 @@ training.loop.train. The order (MoMask's, with the paper's audio condition):
   decoders     masked + residual + length on the frozen condition (after `condition`); the
                condition of each utterance is computed once and cached on disk
 
-Front-ends: the log-mel front-end learns with the condition encoder; WavLM and MiniLM are frozen
-(as in the paper), so their outputs can be cached on disk (training.stage_data, FeatureCache); where
-the condition encoder is frozen too, its output is what the cache holds.
+Front-ends: the log-mel front-end learns with the condition encoder; the speech embedding, WavLM
+and MiniLM are frozen (as in the paper) unless their config says `trainable`, so their outputs
+can be cached on disk (training.stage_data, FeatureCache); where the condition encoder is frozen
+too, its output is what the cache holds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ STAGES = ("rvq", "condition", "masked", "residual", "length", "transformers", "d
 
 
 def frontend_is_frozen(model: AudioToMotion) -> bool:
-    return model.config.frontend.kind != "logmel"
+    """The log-mel front-end learns; pretrained ones only where their config says `trainable`."""
+    frontend = model.config.frontend
+    return frontend.kind != "logmel" and not frontend.trainable
 
 
 def frontend_fingerprint(model: AudioToMotion, with_condition: bool = False) -> dict:

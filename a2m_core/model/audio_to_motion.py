@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from a2m_core.errors import InputError
 from a2m_core.model.condition import ConditionConfig, ConditionEncoder
 from a2m_core.model.frontend_logmel import LogMelFrontend, LogMelFrontendConfig
+from a2m_core.model.frontend_speech_embedding import SpeechEmbeddingFrontend, SpeechEmbeddingFrontendConfig
 from a2m_core.model.frontend_wavlm import WavLMFrontend, WavLMFrontendConfig
 from a2m_core.model.length_predictor import LengthPredictor, LengthPredictorConfig
 from a2m_core.model.masked_transformer import MaskedTransformer, MaskedTransformerConfig
@@ -27,11 +28,11 @@ from a2m_core.model.residual_transformer import ResidualTransformer, ResidualTra
 from a2m_core.model.rvq_vae import RVQVAE, RVQVAEConfig
 from a2m_core.model.text_encoder import TextFrontend, TextFrontendConfig
 
-FrontendConfig = LogMelFrontendConfig | WavLMFrontendConfig | TextFrontendConfig
-_FRONTEND_CONFIGS: dict[str, type] = {"logmel": LogMelFrontendConfig, "wavlm": WavLMFrontendConfig,
-                                      "text_minilm": TextFrontendConfig}
-_FRONTENDS: dict[str, type[nn.Module]] = {"logmel": LogMelFrontend, "wavlm": WavLMFrontend,
-                                          "text_minilm": TextFrontend}
+FrontendConfig = LogMelFrontendConfig | SpeechEmbeddingFrontendConfig | WavLMFrontendConfig | TextFrontendConfig
+_FRONTEND_CONFIGS: dict[str, type] = {"logmel": LogMelFrontendConfig, "speech_embedding": SpeechEmbeddingFrontendConfig,
+                                      "wavlm": WavLMFrontendConfig, "text_minilm": TextFrontendConfig}
+_FRONTENDS: dict[str, type[nn.Module]] = {"logmel": LogMelFrontend, "speech_embedding": SpeechEmbeddingFrontend,
+                                          "wavlm": WavLMFrontend, "text_minilm": TextFrontend}
 DATASET_FEATURES = {"humanml3d": (263, 20.0), "kit": (251, 12.5)}  # feature width, frames per second
 
 

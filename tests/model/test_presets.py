@@ -47,6 +47,12 @@ def test_paper_sizes_match_the_paper():
     assert config.masked.cond_drop_prob == 0.2
 
 
+def test_edge_embedding_is_edge_with_the_speech_embedding_front_end():
+    edge, embedding = preset_config("edge"), preset_config("edge-embedding")
+    assert embedding.frontend.kind == "speech_embedding" and embedding.condition.dim_in == 96
+    assert replace(embedding, frontend=edge.frontend, condition=edge.condition) == edge
+
+
 def test_unknown_preset():
     with pytest.raises(InputError, match="unknown model preset 'huge'"):
         AudioToMotion.from_preset("huge")
