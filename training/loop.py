@@ -21,6 +21,7 @@ into place, so a killed run never leaves half a checkpoint that resume would rea
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -46,6 +47,7 @@ class LoopConfig:
     batch_size: int = 64  # global: split evenly over the processes of a distributed run
     lr: float = 2e-4  # the paper's learning rate, reached after warm-up
     warmup_steps: int = 500
+    schedule: str = "constant"  # after warm-up: constant (the paper's), or cosine down to lr / 10 at max_steps
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 disables clipping
     checkpoint_every: int = 500
@@ -64,6 +66,8 @@ class LoopConfig:
         if bad or min(self.warmup_steps, self.weight_decay, self.grad_clip, self.num_workers, self.bucket_batches) < 0:
             raise ValueError(f"LoopConfig: need positive {', '.join(positive)} and non-negative warmup_steps, "
                              f"weight_decay, grad_clip, num_workers; bad: {bad or 'a non-negative field'}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"LoopConfig.schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,15 @@ class Distributed:
         return self.rank == 0
 
 
-def warmup_lr(step: int, config: LoopConfig) -> float:
-    """Linear warm-up from lr / warmup_steps to lr over warmup_steps, then constant (the paper's lr)."""
+def lr_at(step: int, config: LoopConfig) -> float:
+    """Linear warm-up from lr / warmup_steps to lr over warmup_steps, then constant (the paper's lr)
+    or a cosine decay to lr / 10 at max_steps."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    return config.lr
+    if config.schedule == "constant":
+        return config.lr
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    return config.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
 
 def epoch_order(num_items: int, epoch: int, config: LoopConfig, costs: np.ndarray | None = None) -> np.ndarray:
@@ -299,7 +307,7 @@ def train(stage: nn.Module, dataset, collate: Callable[[list], Any], config: Loo
             if step >= end:
                 break
             for group in optimizer.param_groups:
-                group["lr"] = warmup_lr(step, config)
+                group["lr"] = lr_at(step, config)
             batch = _to_device(batch, device)
             if autocast is not None:
                 with autocast:

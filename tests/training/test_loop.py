@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion
 from a2m_core.model.presets import preset_config
-from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, epoch_order, save_checkpoint, warmup_lr
+from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, epoch_order, save_checkpoint, lr_at
 from training.runner import RunConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,9 +56,13 @@ def test_bucketing_groups_similar_costs_and_keeps_every_item_once():
     np.testing.assert_array_equal(order, epoch_order(64, 0, config, costs))
 
 
-def test_warmup_reaches_the_paper_lr_and_stays():
+def test_warmup_reaches_the_lr_then_stays_or_decays():
     config = LoopConfig(lr=2e-4, warmup_steps=4)
-    assert [warmup_lr(s, config) for s in range(6)] == pytest.approx([5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4])
+    assert [lr_at(s, config) for s in range(6)] == pytest.approx([5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4])
+    cosine = replace(config, schedule="cosine", max_steps=104)
+    assert [lr_at(s, cosine) for s in (3, 4, 54, 104, 200)] == pytest.approx([2e-4, 2e-4, 1.1e-4, 2e-5, 2e-5])
+    with pytest.raises(ValueError, match="schedule"):
+        replace(config, schedule="linear")
 
 
 def test_checkpoints_are_atomic_and_pruned(tmp_path):
