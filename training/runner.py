@@ -158,7 +158,8 @@ def _build_model(init: Path | None, config: RunConfig):
 def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 1):
     """A disk cache of one utterance's frozen front-end output, or with_condition of the frozen
     front-end + condition encoder's output (cond (m d); all m tokens of one utterance are valid);
-    renderings > 1 adds that many - 1 renderings of each utterance by other speakers."""
+    renderings > 1 adds that many - 1 renderings of each utterance by other speakers. Returns the
+    cache and its batched front-end (for FeatureCache.fill)."""
     import torch
 
     from training.data.augment import speaker_augment
@@ -168,14 +169,19 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
     frontend, condition = model.frontend.eval(), model.condition.eval()
 
     @torch.no_grad()
-    def features(audio: np.ndarray) -> np.ndarray:
-        feats, feat_lens = frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
+    def batch_features(clips: list[np.ndarray]) -> list[np.ndarray]:
+        lens = torch.tensor([len(a) for a in clips])
+        audio = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(a) for a in clips], batch_first=True)
+        feats, feat_lens = frontend(audio, lens)
         if with_condition:
-            feats, _ = condition(feats, feat_lens)
-        return feats[0].numpy()
+            feats, valid = condition(feats, feat_lens)
+            feat_lens = valid.sum(1)
+        return [f[:int(n)].numpy() for f, n in zip(feats, feat_lens)]
 
-    return FeatureCache(folder, features, frontend_fingerprint(model, with_condition), variants=renderings,
-                        transform=speaker_augment if renderings > 1 else None)
+    cache = FeatureCache(folder, lambda audio: batch_features([audio])[0],
+                         frontend_fingerprint(model, with_condition), variants=renderings,
+                         transform=speaker_augment if renderings > 1 else None)
+    return cache, batch_features
 
 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
@@ -212,8 +218,8 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     else:
         cache, slots, augment, mask = None, None, None, None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
-            cache = _feature_cache(model, out / "feature_cache", with_condition="condition" not in stage.trainable,
-                                   renderings=config.renderings)
+            cache, batch_features = _feature_cache(model, out / "feature_cache", renderings=config.renderings,
+                                                   with_condition="condition" not in stage.trainable)
         if stage_name == "condition":
             from training.data.augment import mask_features, speech_augment
             from training.instruction_slots import ClipSlots
@@ -224,6 +230,9 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
             mask = mask_features if cache is not None and config.mask_features else None
         dataset = Utterances(data, "train", cache=cache, styles=config.styles, engines=config.engines,
                              slots=slots, audio_transform=augment, feature_transform=mask)
+        if cache is not None and _is_main():
+            cache.fill([e.audio for e in dataset.dataset.entries], dataset.dataset.load_audio, batch_features,
+                       progress=progress)
         collate_fn = collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
             "run": {"preset": config.preset, "condition": config.condition, "styles": list(config.styles),

@@ -185,3 +185,27 @@ def test_engines_select_the_utterances_of_a_speech_engine(corpus):
         assert all(e.speaker.startswith(engine + ":") for e in entries)
     with pytest.raises(ValueError, match="engines"):
         MotionAudioConfig(split="train", engines=("say",))
+
+
+def test_feature_cache_fill_computes_each_missing_rendering_once_in_batches(corpus, tmp_path):
+    def louder(samples, rng):
+        return samples * float(rng.uniform(2.0, 3.0))
+
+    calls = []
+
+    def batch_frontend(clips):
+        calls.append(len(clips))
+        return [_rms_frontend(c) for c in clips]
+
+    data = MotionAudioDataset(corpus, MotionAudioConfig(split="train"))
+    paths = sorted({e.audio for e in data.entries})
+    cache = FeatureCache(tmp_path, lambda audio: pytest.fail("fill should have computed it"), {"name": "rms"},
+                         variants=2, transform=louder)
+    assert cache.fill(paths, data.load_audio, batch_frontend, batch_size=4, progress=False) == 2 * len(paths)
+    assert sum(calls) == 2 * len(paths) and max(calls) == 4
+    assert cache.fill(paths, data.load_audio, batch_frontend, progress=False) == 0  # nothing left to do
+    one_by_one = FeatureCache(tmp_path / "single", _rms_frontend, {"name": "rms"}, variants=2, transform=louder)
+    for path in paths:
+        for variant in (0, 1):
+            assert np.array_equal(cache.features(path, data.load_audio, variant),
+                                  one_by_one.features(path, data.load_audio, variant))

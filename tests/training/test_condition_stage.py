@@ -130,3 +130,26 @@ def test_condition_encoders_return_the_frames_their_condition_comes_from(kind):
     torch.testing.assert_close(forward[0], cond)
     assert frames.shape[:2] == frames_valid.shape and frames.shape[-1] == 16
     assert frames_valid[0].all() and frames_valid[1].sum() < frames_valid[0].sum()
+
+
+@pytest.mark.parametrize("with_condition", [False, True])
+def test_batched_cache_fill_gives_each_utterance_its_own_features(tiny_corpus, tmp_path, with_condition):
+    """The runner warms a frozen front-end's cache in padded batches; a clip's features must not
+    depend on its batch mates (the real speech-embedding front-end and condition encoder)."""
+    from dataclasses import replace
+
+    from a2m_core.model.presets import preset_config
+    from a2m_core.model.speech_embedding_import import init_model
+    from training.data.datasets import MotionAudioConfig, MotionAudioDataset
+    from training.runner import _feature_cache
+
+    config = preset_config("edge-embedding")
+    model = init_model(replace(config, condition=replace(config.condition, num_cond_tokens=2))).eval()
+    data = MotionAudioDataset(tiny_corpus, MotionAudioConfig(split="train"))
+    paths = sorted({e.audio for e in data.entries}, key=lambda p: p.stat().st_size)[:3]
+    cache, batch_features = _feature_cache(model, tmp_path / "batched", with_condition)
+    assert cache.fill(paths, data.load_audio, batch_features, progress=False) == len(paths)
+    single, _ = _feature_cache(model, tmp_path / "single", with_condition)
+    for path in paths:
+        torch.testing.assert_close(torch.from_numpy(cache.features(path, data.load_audio)),
+                                   torch.from_numpy(single.features(path, data.load_audio)), atol=2e-4, rtol=1e-4)

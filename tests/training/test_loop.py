@@ -223,8 +223,9 @@ def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
-    """Stages that train neither the front-end nor the condition encoder read the condition from
-    OUT/feature_cache after the first visit."""
+    """Stages that train neither the front-end nor the condition encoder compute the condition of
+    every training utterance once, before the first step, into OUT/feature_cache."""
+    from training.data.datasets import MotionAudioConfig, MotionAudioDataset
     from training.runner import run_stage
 
     model = AudioToMotion.from_preset("tiny")
@@ -233,6 +234,7 @@ def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
     config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3))
     run_stage("length", tiny_corpus, tmp_path / "run", config, init=tmp_path / "init", progress=False)
     cached = list((tmp_path / "run" / "feature_cache").rglob("*.npy"))
-    assert 4 <= len(cached) <= 12  # 3 batches of 4 utterances, some visited twice
+    utterances = {e.audio for e in MotionAudioDataset(tiny_corpus, MotionAudioConfig(split="train")).entries}
+    assert len(cached) == len(utterances)
     condition = np.load(cached[0])
     assert condition.shape == (model.config.condition.num_cond_tokens, model.config.condition.dim)
