@@ -208,6 +208,16 @@ def test_init_model_keeps_imported_weights_and_trainable():
     assert float(imported.frontend.mel.dft.abs().max()) == 0
 
 
+def test_training_freezes_the_front_end_unless_trainable():
+    from training.stages import frontend_is_frozen, make_stage
+
+    config = _tiny_embedding_config()
+    assert frontend_is_frozen(AudioToMotion(config))  # so training caches its features
+    model = AudioToMotion(replace(config, frontend=SpeechEmbeddingFrontendConfig(trainable=True)))
+    assert not frontend_is_frozen(model)
+    assert make_stage("masked", model).trainable[0] == "frontend"
+
+
 @pytest.mark.slow
 def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
     """`a2m export onnx` of a tiny model with this front-end: the condition graph (plain ops TensorRT
