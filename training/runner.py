@@ -250,8 +250,8 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
 
 def _check_fresh_parts_are_trained(model, init: Path | None, stage_name: str, trainable: tuple[str, ...]) -> None:
     """Refuse a run config that would replace a part of --init's model which this stage does not
-    train (it would stay random). Front-ends are exempt: a text or WavLM front-end brings its own
-    pretrained weights."""
+    train (it would stay random). Front-ends are exempt: a text, WavLM or speech-embedding
+    front-end brings its own pretrained weights."""
     if init is None:
         return
     from a2m_core.model.io import read_config

@@ -88,10 +88,12 @@ class SpeechMelSpectrogram(nn.Module):
     def forward(self, samples: Tensor) -> Tensor:
         spec = F.conv1d(samples[:, None, :], self.dft, stride=HOP)  # (b 2f n)
         real, imag = spec.chunk(2, dim=1)
-        power = (real * real + imag * imag).transpose(1, 2)  # (b n f)
-        db = torch.log(torch.clamp(power @ self.filterbank, min=1e-10)) * (10.0 * 0.43429446)  # the graph's constants
+        # the filterbank as a 1x1 convolution, not a MatMul: int8 exports quantise every MatMul's
+        # input, and power spans far more than 8 bits
+        mel = F.conv1d(real * real + imag * imag, self.filterbank.t()[:, :, None])  # (b 32 n)
+        db = torch.log(torch.clamp(mel, min=1e-10)) * (10.0 * 0.43429446)  # the graph's constants
         floor = db.amax(dim=(1, 2), keepdim=True) - TOP_DB
-        return torch.maximum(db, floor) / 10.0 + 2.0
+        return (torch.maximum(db, floor) / 10.0 + 2.0).transpose(1, 2)
 
 
 class SpeechEmbeddingCNN(nn.Module):
