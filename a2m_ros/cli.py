@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from a2m_core.cli.paths import check_distinct, output_folder, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import CHECKOUT
 from a2m_core.runtime.interface import BACKENDS
@@ -83,6 +84,10 @@ def _up(args: argparse.Namespace) -> int:
         raise InputError(f"robot URDF not found: {args.robot_urdf}; give the path of the robot's .urdf file")
     if args.retarget_map is not None and args.robot_urdf is None:
         raise InputError("--retarget-map needs --robot-urdf: the map says how the avatar's joints land on that robot")
+    output_folder(args.out)
+    if args.record is not None:
+        check_distinct({"--record": output_path(args.record, (".mcap",), "--record")},
+                       {"--audio-file": args.audio_file, "--params": args.params})
     try:
         import rclpy
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor

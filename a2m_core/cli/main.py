@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from a2m_core import __version__
 from a2m_core.errors import InputError
@@ -50,20 +52,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that the same clean-up runs (partial outputs are deleted)."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"a2m: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("a2m: terminated (SIGTERM); unfinished outputs were removed", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("a2m: interrupted", file=sys.stderr)
+        print("a2m: interrupted; unfinished outputs were removed", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from a2m_core.cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 
 PRESET_NAMES = ("paper", "edge", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
@@ -19,6 +20,8 @@ def _init(args: argparse.Namespace) -> int:
 
     if (args.mean is None) != (args.std is None):
         raise InputError("give both --mean and --std (the dataset's Mean.npy and Std.npy), or neither")
+    output_folder(args.out)
+    check_distinct({"--out": args.out}, {"--mean": args.mean, "--std": args.std})
     if args.out.exists() and any(args.out.iterdir()) and not args.force:
         raise InputError(f"{args.out} exists and is not empty: choose another --out or add --force to replace it")
     torch.manual_seed(args.seed)

@@ -2,15 +2,13 @@
 
 Nothing is unpickled: weights are safetensors, the config is JSON, the normalisation statistics
 are .npy files read with allow_pickle=False. Every failure names the file and says what to do.
-Saving writes a temporary sibling folder first and renames it, so a killed save never leaves
-half a model behind.
+Saving stages the folder beside its target and swaps it in (`a2m_core.files.atomic_dir`), so a
+killed save never leaves half a model behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from a2m_core import __version__
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_dir
 from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
 
 FORMAT = "a2m-model"
@@ -33,26 +32,16 @@ MEAN_FILE, STD_FILE = "Mean.npy", "Std.npy"  # the HumanML3D names
 def save_model(model: AudioToMotion, directory: str | Path) -> Path:
     """Write model to directory (replacing a model already there); returns the directory."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory.parent / f".{directory.name}.saving-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, "a2m_version": __version__,
                 "config": model.config.to_dict()}
-    (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, staging / WEIGHTS_FILE, metadata={"format": FORMAT})
-    if model.normalization is not None:
-        mean, std = model.normalization
-        np.save(staging / MEAN_FILE, np.asarray(mean, dtype=np.float32))
-        np.save(staging / STD_FILE, np.asarray(std, dtype=np.float32))
-    if directory.exists():
-        old = directory.parent / f".{directory.name}.old-{os.getpid()}"
-        directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old)
-    else:
-        staging.rename(directory)
+    with atomic_dir(directory) as staging:
+        (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
+        save_file(state, staging / WEIGHTS_FILE, metadata={"format": FORMAT})
+        if model.normalization is not None:
+            mean, std = model.normalization
+            np.save(staging / MEAN_FILE, np.asarray(mean, dtype=np.float32))
+            np.save(staging / STD_FILE, np.asarray(std, dtype=np.float32))
     return directory
 
 

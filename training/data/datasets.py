@@ -25,7 +25,7 @@ import numpy as np
 from a2m_core.errors import InputError
 from a2m_core.motion.features import Normalizer
 from training.data.captions import read_texts
-from training.data.files import save_npy
+from a2m_core.files import save_npy
 
 FPS_BY_DIM = {263: 20.0, 251: 12.5}  # HumanML3D, KIT-ML
 MAX_CLIP_FRAMES = 200  # MoMask drops clips of this length and more
