@@ -20,6 +20,7 @@ from a2m_core import __version__
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
+from a2m_core.limits import check_config_bounds, check_model_size
 from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
 
 FORMAT = "a2m-model"
@@ -54,6 +55,7 @@ def read_config(directory: str | Path) -> AudioToMotionConfig:
         raise InputError(f"{path} is missing: a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     document = read_document(path, FORMAT, FORMAT_VERSION, "an a2m model config",
                              "re-save or re-download the model (a newer format needs a newer a2m)")
+    check_config_bounds(document.get("config"), str(path))
     try:
         return AudioToMotionConfig.from_dict(document["config"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -112,6 +114,7 @@ def load_model(directory: str | Path, map_location: str | torch.device = "cpu") 
     """Model from a folder written by save_model, in eval mode, on map_location."""
     directory = Path(directory)
     config = read_config(directory)
+    check_model_size(config, str(directory / CONFIG_FILE))
     weights_path = directory / WEIGHTS_FILE
     state = _read_weights(weights_path, str(map_location))
     normalization = _read_normalization(directory, config.rvq_vae.dim_motion)

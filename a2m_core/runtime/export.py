@@ -32,6 +32,7 @@ from a2m_core import __version__
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
+from a2m_core.limits import check_config_bounds, check_numbers
 from a2m_core.runtime.interface import (
     CONDITION_INPUTS,
     CONDITION_OUTPUTS,
@@ -270,6 +271,11 @@ def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
     if not meta.is_file():
         raise ExportError(f"{directory} is not an ONNX export ({META_FILE} missing): {fix}")
     doc = read_document(meta, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, "an a2m ONNX export", fix, ExportError)
+    try:
+        check_config_bounds(doc.get("model_config"), str(meta), root="model_config")
+        check_numbers(doc.get("spec"), "spec", str(meta))
+    except InputError as exc:
+        raise ExportError(f"{exc}: {fix}") from None
     try:
         info = ExportInfo(directory=directory, model_config=dict(doc["model_config"]),
                           decoding=DecodingConfig(**doc["decoding"]), opset=int(doc["opset"]),
