@@ -1,8 +1,7 @@
-"""Inputs the command-line tests share: real speech, the shipped model, a folder nobody may write to."""
+"""Inputs the command-line tests share: real speech, the shipped model."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,16 +27,3 @@ def model_dir() -> Path:
     if not (SHIPPED_MODEL_DIR / "config.json").is_file():
         pytest.skip(f"the shipped model is absent: {SHIPPED_MODEL_DIR}")
     return SHIPPED_MODEL_DIR
-
-
-@pytest.fixture
-def unwritable_dir(tmp_path) -> Path:
-    """A folder no file can be created in: a read-only folder, or sysfs when running as root (root ignores modes)."""
-    if os.geteuid() == 0:
-        yield Path("/sys")
-        return
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    yield folder
-    folder.chmod(0o755)
