@@ -99,32 +99,42 @@ def _wavlm_parameters(hf: dict) -> int:
             + h * h // int(hf.get("num_conv_pos_embedding_groups", 16)) * int(hf.get("num_conv_pos_embeddings", 128)))
 
 
-def estimate_parameters(config) -> int:
-    """Parameters and buffers of AudioToMotion(config), counted on the meta device (nothing allocated)."""
+def meta_shapes(config) -> dict[str, tuple[int, ...]]:
+    """Shapes of AudioToMotion(config).state_dict(), from modules built on the meta device (nothing allocated).
+
+    WavLM and pretrained text front-ends are left out: transformers allocates them whatever the device.
+    """
     import torch
 
     from a2m_core.model import audio_to_motion as a2m
+
+    parts = {"condition": (a2m.ConditionEncoder, config.condition), "rvq_vae": (a2m.RVQVAE, config.rvq_vae),
+             "masked": (a2m.MaskedTransformer, config.masked), "residual": (a2m.ResidualTransformer, config.residual),
+             "length_predictor": (a2m.LengthPredictor, config.length)}
+    if config.frontend.kind == "logmel":
+        parts["frontend"] = (a2m._FRONTENDS["logmel"], config.frontend)
+    shapes = {}
+    with torch.device("meta"):
+        for name, (module_cls, part_config) in parts.items():
+            shapes.update({f"{name}.{key}": tuple(t.shape) for key, t in module_cls(part_config).state_dict().items()})
+    return shapes
+
+
+def estimate_parameters(config, shapes: dict[str, tuple[int, ...]] | None = None) -> int:
+    """Numbers AudioToMotion(config).state_dict() holds (parameters and buffers), counted without allocating."""
     from a2m_core.model.frontend_wavlm import WavLMFrontendConfig
 
-    parts = [(a2m.ConditionEncoder, config.condition), (a2m.RVQVAE, config.rvq_vae),
-             (a2m.MaskedTransformer, config.masked), (a2m.ResidualTransformer, config.residual),
-             (a2m.LengthPredictor, config.length)]
-    total = 0
+    shapes = meta_shapes(config) if shapes is None else shapes
+    total = sum(math.prod(shape) for shape in shapes.values())
     if isinstance(config.frontend, WavLMFrontendConfig):
         total += _wavlm_parameters(config.frontend.hf_config)
-    elif config.frontend.kind == "logmel":
-        parts.append((a2m._FRONTENDS["logmel"], config.frontend))
-    # other front-ends load a fixed pretrained model from disk: their size is that file's
-    with torch.device("meta"):
-        for module_cls, part_config in parts:
-            module = module_cls(part_config)
-            total += sum(t.numel() for t in (*module.parameters(), *module.buffers()))
-    return total
+    return total  # a pretrained text front-end adds its file's size, which a config cannot inflate
 
 
-def check_model_size(config, source: str) -> int:
-    """InputError when the model would exceed MAX_PARAMETERS or the free memory; returns the parameter count."""
-    count = estimate_parameters(config)
+def check_model_size(config, source: str) -> dict[str, tuple[int, ...]]:
+    """InputError when the model would exceed MAX_PARAMETERS or the free memory; returns its `meta_shapes`."""
+    shapes = meta_shapes(config)
+    count = estimate_parameters(config, shapes)
     gigabytes = 4 * count / 1e9  # float32
     if count > MAX_PARAMETERS:
         raise InputError(f"{source}: the model would have {count / 1e6:,.0f} M parameters ({gigabytes:.1f} GB), over the "
@@ -133,5 +143,4 @@ def check_model_size(config, source: str) -> int:
     if available is not None and 4 * count > available:
         raise InputError(f"{source}: the model needs {gigabytes:.1f} GB for its weights alone; "
                          f"{available / 1e9:.1f} GB of memory is free")
-    return count
-
+    return shapes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from a2m_core import __version__
@@ -60,6 +60,25 @@ def read_config(directory: str | Path) -> AudioToMotionConfig:
         return AudioToMotionConfig.from_dict(document["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path} holds an unusable model config: {exc}") from exc
+
+
+def _check_header(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """InputError when the weights file's header (read without its data) disagrees with the shapes the
+    config implies, so that a config edited to an oversized model is refused before anything is allocated."""
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the model folder has a config but no weights")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            stored = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path} cannot be read as safetensors ({exc}): the file is truncated or damaged; "
+                         "re-save or re-download the model") from exc
+    wrong = sorted(k for k in expected.keys() & stored.keys() if expected[k] != stored[k])
+    missing = sorted(k for k in expected.keys() - stored.keys() if not k.startswith(INFERENCE_OPTIONAL))
+    if wrong or missing:
+        keys = wrong or missing
+        raise InputError(f"{path} does not match its config.json ({'wrong shape' if wrong else 'missing'}: "
+                         f"{', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}): the files come from different models")
 
 
 def _read_weights(path: Path, device: str) -> dict[str, torch.Tensor]:
@@ -114,8 +133,8 @@ def load_model(directory: str | Path, map_location: str | torch.device = "cpu") 
     """Model from a folder written by save_model, in eval mode, on map_location."""
     directory = Path(directory)
     config = read_config(directory)
-    check_model_size(config, str(directory / CONFIG_FILE))
     weights_path = directory / WEIGHTS_FILE
+    _check_header(weights_path, check_model_size(config, str(directory / CONFIG_FILE)))
     state = _read_weights(weights_path, str(map_location))
     normalization = _read_normalization(directory, config.rvq_vae.dim_motion)
     model = AudioToMotion(config)

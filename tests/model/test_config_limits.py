@@ -10,7 +10,7 @@ import pytest
 
 from a2m_core.cli.main import main
 from a2m_core.errors import InputError
-from a2m_core.limits import KEY_LIMITS, MAX_WIDTH, check_config_bounds, estimate_parameters
+from a2m_core.limits import KEY_LIMITS, MAX_WIDTH, check_config_bounds, estimate_parameters, meta_shapes
 from a2m_core.model import AudioToMotion
 from a2m_core.model.presets import preset_config
 
@@ -81,10 +81,23 @@ def test_every_preset_is_within_the_bounds(preset):
     assert estimate_parameters(config) > 0
 
 
-def test_estimate_counts_what_the_model_holds():
+def test_meta_shapes_are_what_the_model_holds():
     model = AudioToMotion.from_preset("tiny")
-    held = sum(t.numel() for t in (*model.parameters(), *model.buffers()))
-    assert estimate_parameters(model.config) == held
+    state = model.state_dict()
+    assert meta_shapes(model.config) == {k: tuple(v.shape) for k, v in state.items()}
+    assert estimate_parameters(model.config) == sum(v.numel() for v in state.values())
+
+
+def test_config_inflated_within_the_limits_is_refused_from_the_weights_header(model_copy, capsys):
+    # 8192 wide, 2 layers: 1.6 G parameters, under the limit; the weights file's header disagrees,
+    # so nothing is built or read
+    edit_config(model_copy, lambda c: c["masked"].update({"dim": 8192, "num_layers": 2, "num_heads": 8}))
+    tracemalloc.start()
+    line = run_info(model_copy, capsys)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "does not match its config.json (wrong shape: masked." in line
+    assert peak < 200e6
 
 
 def test_export_json_with_a_huge_model_config_is_refused(tmp_path):
