@@ -28,9 +28,13 @@ def load_array(path: str | Path, what: str = "array") -> np.ndarray:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npy {what} ({exc})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{path}: expected a numeric .npy {what}, got dtype {getattr(array, 'dtype', type(array))}")
-    return array.astype(np.float32, copy=False)
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) \
+            or np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(f"{path}: expected a real-valued .npy {what}, got dtype {getattr(array, 'dtype', type(array))}")
+    if array.ndim == 0:
+        raise InputError(f"{path}: holds a single number; expected a .npy {what} array")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, which the checks refuse
+        return array.astype(np.float32, copy=False)
 
 
 def skeleton_for_joints(shape: tuple[int, ...]) -> Skeleton | None:
