@@ -18,8 +18,11 @@ STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder t
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from a2m_core.cli.paths import output_folder
     from a2m_core.errors import InputError
     from training.runner import MODEL_DIR, RunConfig
+
+    output_folder(args.out)
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     given = {"preset": args.preset, "styles": args.styles and tuple(args.styles.split(",")),
@@ -108,12 +111,14 @@ def _eval_instructions(args: argparse.Namespace) -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
+    from a2m_core.cli.paths import check_distinct, output_folder
     from a2m_core.errors import InputError
     from training.ship import ship_model
 
     for folder in (args.model, args.evaluator):
         if folder is not None and not (folder / "config.json").is_file():
             raise InputError(f"{folder} is not a model folder (no config.json)")
+    check_distinct({"--out": output_folder(args.out)}, {"--model": args.model, "--evaluator": args.evaluator})
     size = ship_model(args.model, args.out, args.evaluator)
     print(f"{args.out}: {size / 1e6:.1f} MB")
     return 0
