@@ -4,8 +4,9 @@ Model folders are downloaded and shared, so their config.json is user input: a l
 1e9 would build layers until memory runs out, a width of 1e6 would ask for terabytes. Every
 setting is checked against a bound here first (the bounds are several times the paper's sizes),
 then the parameter count is estimated without allocating (modules built on torch's meta device)
-and compared with MAX_PARAMETERS and the memory the machine has free. Each message names the
-key by its full path and the limit.
+and compared with MAX_PARAMETERS and the memory the machine has free; the loader then compares
+those shapes with the weights file's header before reading it. Each message names the key by its
+full path and the limit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ KEY_LIMITS: dict[str, int] = {
 MAX_WIDTH = 16384  # any width: dim, dim_*, *_dim, width, hidden_size, intermediate_size
 MAX_INT = 1_000_000  # any other integer setting
 MAX_AUDIO_S = 600.0  # max_audio_s: the longest audio a model may accept (attention grows with its square)
-MAX_PARAMETERS = int(os.environ.get("A2M_MAX_PARAMETERS", 2_000_000_000))  # 8 GB of float32 weights
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the environment's A2M_MAX_PARAMETERS replaces it
 _SECTIONS = ("frontend", "condition", "rvq_vae", "masked", "residual", "length")
 
 
@@ -78,6 +79,16 @@ def check_config_bounds(config: Any, source: str, root: str = "config") -> None:
     if not isinstance(config["rvq_vae"].get("quantizer"), dict):
         raise InputError(f"{source}: key {root}.rvq_vae.quantizer is missing or not an object")
     check_numbers(config, root, source)
+
+
+def _max_parameters() -> int:
+    text = os.environ.get("A2M_MAX_PARAMETERS")
+    if text is None:
+        return MAX_PARAMETERS
+    try:
+        return int(float(text))
+    except ValueError:
+        raise InputError(f"A2M_MAX_PARAMETERS={text!r}: expected a number of parameters, e.g. 4e9") from None
 
 
 def _available_bytes() -> int | None:
@@ -136,9 +147,10 @@ def check_model_size(config, source: str) -> dict[str, tuple[int, ...]]:
     shapes = meta_shapes(config)
     count = estimate_parameters(config, shapes)
     gigabytes = 4 * count / 1e9  # float32
-    if count > MAX_PARAMETERS:
+    limit = _max_parameters()
+    if count > limit:
         raise InputError(f"{source}: the model would have {count / 1e6:,.0f} M parameters ({gigabytes:.1f} GB), over the "
-                         f"limit of {MAX_PARAMETERS / 1e6:,.0f} M; set A2M_MAX_PARAMETERS to load it anyway")
+                         f"limit of {limit / 1e6:,.0f} M; set A2M_MAX_PARAMETERS to load it anyway")
     available = _available_bytes()
     if available is not None and 4 * count > available:
         raise InputError(f"{source}: the model needs {gigabytes:.1f} GB for its weights alone; "

@@ -76,6 +76,8 @@ class _VideoWriter:
 def _up(args: argparse.Namespace) -> int:
     if bool(args.mic) == bool(args.audio_file):
         raise InputError("give exactly one audio source: --mic or --audio-file FILE")
+    if args.audio_file and Path(args.audio_file).is_dir():
+        raise InputError(f"{args.audio_file} is a folder, not an audio file; give the path of a WAV file")
     if args.audio_file and not Path(args.audio_file).is_file():
         raise InputError(f"audio file not found: {args.audio_file}")
     if not Path(args.params).is_file():

@@ -111,3 +111,12 @@ def test_export_json_with_a_huge_model_config_is_refused(tmp_path):
         read_export(tmp_path)
     with pytest.raises(InputError):
         check_config_bounds([], "x")
+
+
+def test_parameter_limit_comes_from_the_environment(model_copy, capsys, monkeypatch):
+    monkeypatch.setenv("A2M_MAX_PARAMETERS", "1e4")
+    assert "over the limit of 0 M" in run_info(model_copy, capsys)
+    monkeypatch.setenv("A2M_MAX_PARAMETERS", "lots")
+    assert "A2M_MAX_PARAMETERS='lots'" in run_info(model_copy, capsys)
+    monkeypatch.setenv("A2M_MAX_PARAMETERS", "4e9")
+    assert main(["model", "info", str(model_copy)]) == 0
