@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -56,8 +57,15 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be, so that the same clean-up runs (partial outputs are deleted)."""
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+def _on_sigterm(pid: int):
+    """SIGTERM handler raising Terminated in process `pid`; forked workers (which inherit it) die as usual."""
+    def handler(signum, frame) -> None:
+        if os.getpid() != pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid())) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
