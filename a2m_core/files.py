@@ -115,8 +115,12 @@ def check_writable(folder: Path, what: str | None = None) -> None:
     """InputError unless `folder` can be created and a file written in it; `what` names it in the message."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what or folder}: cannot create folder {folder} ({exc.strerror}); "
+                         "choose a folder you can write to") from None
+    try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe", suffix=TEMP_MARK):
             pass
     except OSError as exc:
-        raise InputError(f"{what or folder}: cannot create or write to folder {folder} ({exc.strerror}); "
+        raise InputError(f"{what or folder}: cannot write to folder {folder} ({exc.strerror}); "
                          "choose a folder you can write to") from None

@@ -61,5 +61,5 @@ def test_stale_temporary_files_are_found(tmp_path):
 
 def test_check_writable_names_the_option(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InputError, match="--out x: cannot create or write to folder"):
+    with pytest.raises(InputError, match="--out x: cannot create folder"):
         check_writable(tmp_path / "file" / "sub", "--out x")
