@@ -152,17 +152,19 @@ def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ, max_durat
         raise InputError(f"{path} is a folder, not an audio file; give the path of a WAV file")
     if not path.is_file():
         raise InputError(f"audio file not found: {path}; give the path of a WAV file")
+    unreadable = (soundfile.LibsndfileError, RuntimeError, ValueError)
     try:
         info = soundfile.info(str(path))  # the header only: refuse what is too long before reading it
-        if info.frames > max_duration_s * info.samplerate:
-            raise InputError(f"audio file {path} is {info.frames / info.samplerate:.0f} s long; the limit is "
-                             f"{max_duration_s:g} s (a spoken instruction lasts seconds): cut the file, or split it "
-                             "into utterances (the ROS motion node does that with its voice activity detector)")
+    except unreadable as exc:
+        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from None
+    if info.frames > max_duration_s * info.samplerate:
+        raise InputError(f"audio file {path} is {info.frames / max(info.samplerate, 1):.0f} s long; the limit is "
+                         f"{max_duration_s:g} s (a spoken instruction lasts seconds): cut the file, or split it "
+                         "into utterances (the ROS motion node does that with its voice activity detector)")
+    try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (n c)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from exc
+    except unreadable as exc:
+        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from None
     warnings = check_samples(data, what=f"audio file {path.name}")
     if "should be" in info.extra_info:  # libsndfile: a chunk size in the header exceeds the file
         warnings.append(f"audio file {path.name} is truncated: its header promises more audio than the file holds "
