@@ -22,6 +22,8 @@ from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
 from a2m_core.limits import check_config_bounds, check_model_size
 from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+from a2m_core.motion.frames import check_within_reach
+from a2m_core.motion.skeleton import SKELETONS
 
 FORMAT = "a2m-model"
 FORMAT_VERSION = 1
@@ -108,7 +110,7 @@ def _check_state(model: AudioToMotion, state: dict[str, torch.Tensor], path: Pat
         raise InputError(f"{path} does not match its config.json ({details}): the files come from different models")
 
 
-def _read_normalization(directory: Path, dim_motion: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_normalization(directory: Path, dim_motion: int, dataset: str) -> tuple[np.ndarray, np.ndarray] | None:
     paths = [directory / MEAN_FILE, directory / STD_FILE]
     present = [p.is_file() for p in paths]
     if not any(present):
@@ -123,6 +125,7 @@ def _read_normalization(directory: Path, dim_motion: int) -> tuple[np.ndarray, n
             raise InputError(f"{path} cannot be read as a .npy array ({exc})") from exc
         if array.shape != (dim_motion,) or not np.isfinite(array).all():
             raise InputError(f"{path} must hold {dim_motion} finite numbers, got shape {array.shape}")
+        check_within_reach(array, SKELETONS[dataset], str(path))  # statistics of motion, not of garbage
         arrays.append(array.astype(np.float32))
     if (arrays[1] <= 0).any():
         raise InputError(f"{paths[1]} has standard deviations <= 0")
@@ -136,7 +139,7 @@ def load_model(directory: str | Path, map_location: str | torch.device = "cpu") 
     weights_path = directory / WEIGHTS_FILE
     _check_header(weights_path, check_model_size(config, str(directory / CONFIG_FILE)))
     state = _read_weights(weights_path, str(map_location))
-    normalization = _read_normalization(directory, config.rvq_vae.dim_motion)
+    normalization = _read_normalization(directory, config.rvq_vae.dim_motion, config.dataset)
     model = AudioToMotion(config)
     _check_state(model, state, weights_path)
     model.load_state_dict(state, strict=False)  # _check_state allowed only INFERENCE_OPTIONAL keys to be missing

@@ -173,6 +173,16 @@ def test_features_scaled_by_1e30_are_refused(tmp_path, capsys, command, suffix):
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_model_statistics_scaled_by_1e30_are_refused(tmp_path, capsys, speech_wav, model_dir):
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model, ignore=shutil.ignore_patterns("evaluator", "eval_*"))
+    np.save(model / "Std.npy", np.load(model / "Std.npy") * 1e30)
+    code, _, err = run_cli(["generate", "--model", model, "--audio", speech_wav, "--out", tmp_path / "o.npy",
+                            "--bvh", tmp_path / "o.bvh"], capsys)
+    assert_one_line_error(code, err, "Std.npy", "beyond 1000 m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_joints_a_kilometre_away_are_refused(tmp_path, capsys):
     path = tmp_path / "far.npy"
     joints = np.zeros((10, 22, 3), np.float32)
