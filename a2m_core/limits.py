@@ -31,6 +31,7 @@ MAX_WIDTH = 16384  # any width: dim, dim_*, *_dim, width, hidden_size, intermedi
 MAX_INT = 1_000_000  # any other integer setting
 MAX_AUDIO_S = 600.0  # max_audio_s: the longest audio a model may accept (attention grows with its square)
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the environment's A2M_MAX_PARAMETERS replaces it
+_REAL_SUFFIXES = ("_s", "_hz", "dropout", "_prob", "_weight", "decay", "threshold")  # keys holding any number
 _SECTIONS = ("frontend", "condition", "rvq_vae", "masked", "residual", "length")
 
 
@@ -46,12 +47,14 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def _is_width(key: str) -> bool:
+    return key in ("dim", "width", "hidden_size", "intermediate_size") or key.startswith("dim_") or key.endswith("_dim")
+
+
 def _limit(key: str) -> int:
     if key in KEY_LIMITS:
         return KEY_LIMITS[key]
-    if key in ("dim", "width", "hidden_size", "intermediate_size") or key.startswith("dim_") or key.endswith("_dim"):
-        return MAX_WIDTH
-    return MAX_INT
+    return MAX_WIDTH if _is_width(key) else MAX_INT
 
 
 def check_numbers(value: Any, path: str, source: str) -> None:
@@ -78,6 +81,14 @@ def check_config_bounds(config: Any, source: str, root: str = "config") -> None:
             raise InputError(f"{source}: key {root}.{section} {what}; re-save or re-download the model")
     if not isinstance(config["rvq_vae"].get("quantizer"), dict):
         raise InputError(f"{source}: key {root}.rvq_vae.quantizer is missing or not an object")
+    sections = {root: config, **{f"{root}.{name}": config[name] for name in _SECTIONS},
+                f"{root}.rvq_vae.quantizer": config["rvq_vae"]["quantizer"]}
+    for path, section in sections.items():
+        for key, value in section.items():
+            if (key in KEY_LIMITS or _is_width(key)) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InputError(f"{source}: {path}.{key} is {value!r}; expected a whole number")
+            if key.endswith(_REAL_SUFFIXES) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise InputError(f"{source}: {path}.{key} is {value!r}; expected a number")
     check_numbers(config, root, source)
 
 

@@ -69,6 +69,17 @@ def test_missing_section_is_named_in_full(model_copy, capsys):
     assert "config.rvq_vae.quantizer is missing" in run_info(model_copy, capsys)
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["masked"].update({"dim": "256"}), "config.masked.dim is '256'; expected a whole number"),
+    (lambda c: c["rvq_vae"]["quantizer"].update({"num_codes": 5.5}), "quantizer.num_codes is 5.5; expected a whole"),
+    (lambda c: c["condition"].update({"dropout": None}), "config.condition.dropout is None; expected a number"),
+    (lambda c: c.update({"max_audio_s": "30"}), "config.max_audio_s is '30'; expected a number"),
+])
+def test_wrongly_typed_values_are_named(model_copy, capsys, edit, message):
+    edit_config(model_copy, edit)
+    assert message in run_info(model_copy, capsys)
+
+
 def test_non_finite_number_is_refused(model_copy, capsys):
     edit_config(model_copy, lambda c: c.update({"max_audio_s": float("inf")}))
     assert "config.max_audio_s is inf" in run_info(model_copy, capsys)
