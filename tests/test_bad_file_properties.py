@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import signal
 import struct
 from pathlib import Path
@@ -65,7 +66,7 @@ def run(argv: list, outputs: list[Path], is_complete) -> int:
         if out.exists():
             assert code == 0, f"{out} written by a command that failed"
             is_complete(out)
-            out.unlink()
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
     return code
 
 
@@ -152,6 +153,19 @@ def test_generate_on_generated_audio(tmp_path, tiny_model, data):
         npy_complete)
 
 
+def wav_complete(path: Path) -> None:
+    assert len(sf.read(path)[0]) > 0
+
+
+@settings(FEW, max_examples=8)
+@given(data=audio_files)
+def test_data_noise_on_generated_audio(tmp_path, data):
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(data)
+    out = tmp_path / "noisy.wav"
+    run(["data", "noise", wav, "--snr", 10, "--out", out], [out], wav_complete)
+
+
 @FEW
 @given(data=audio_files)
 def test_load_audio_on_generated_files(tmp_path, data):
@@ -225,6 +239,33 @@ def test_motion_render_on_generated_files(tmp_path, kind, array, raw):
     motion_file(path, kind, array, raw)
     out = tmp_path / "out.gif"
     run(["motion", "render", path, "--out", out, "--max-frames", 8], [out], gif_complete)
+
+
+statistics = st.one_of(st.builds(lambda v: np.full(263, v, np.float32), st.sampled_from([0.5, 2e3, 1e30, -1.0, np.nan])),
+                       st.builds(lambda v: np.full(263, v, np.float32), values), motion_arrays())
+
+
+def model_complete(path: Path) -> None:
+    AudioToMotion.load(path)
+
+
+@settings(FEW, max_examples=8)
+@given(mean=statistics, std=statistics, kind=motion_kinds, raw=st.binary(max_size=200))
+def test_model_init_on_generated_statistics(tmp_path, mean, std, kind, raw):
+    motion_file(tmp_path / "Mean.npy", kind, mean, raw)
+    np.save(tmp_path / "Std.npy", std)
+    out = tmp_path / "model"
+    run(["model", "init", "--preset", "tiny", "--out", out, "--force", "--mean", tmp_path / "Mean.npy", "--std",
+         tmp_path / "Std.npy"], [out], model_complete)  # what init writes, load must read
+
+
+def test_model_init_refuses_statistics_that_loading_would_refuse(tmp_path, capsys):
+    np.save(tmp_path / "Mean.npy", np.full(263, 1e30, np.float32))
+    np.save(tmp_path / "Std.npy", np.ones(263, np.float32))
+    assert main(["model", "init", "--preset", "tiny", "--out", str(tmp_path / "model"), "--mean",
+                 str(tmp_path / "Mean.npy"), "--std", str(tmp_path / "Std.npy")]) == 2
+    assert "--mean: values up to 1e+30" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
 
 
 # ---------------------------------------------------------------- model folders

@@ -41,10 +41,14 @@ def _init(args: argparse.Namespace) -> int:
         model = AudioToMotion(config)
     if args.mean is not None:
         from a2m_core.motion.features import Normalizer
+        from a2m_core.motion.frames import check_within_reach
+        from a2m_core.motion.skeleton import SKELETONS
 
         normalizer = Normalizer.from_files(args.mean, args.std)
         if normalizer.dim != config.rvq_vae.dim_motion:
             raise InputError(f"--mean/--std hold {normalizer.dim} features; the model makes {config.rvq_vae.dim_motion}")
+        for flag, array in (("--mean", normalizer.mean), ("--std", normalizer.std)):
+            check_within_reach(array, SKELETONS[config.dataset], flag)  # as loading the model will
         model.normalization = (normalizer.mean.astype("float32"), normalizer.std.astype("float32"))
     directory = model.save(args.out)
     total = model.num_parameters()["total"]
