@@ -3,7 +3,6 @@ and no output is ever left half-written under its final name (Ctrl-C and SIGTERM
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
