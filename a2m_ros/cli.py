@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from a2m_core.cli.paths import check_distinct, output_folder, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import CHECKOUT
 from a2m_core.runtime.interface import BACKENDS
@@ -75,6 +76,8 @@ class _VideoWriter:
 def _up(args: argparse.Namespace) -> int:
     if bool(args.mic) == bool(args.audio_file):
         raise InputError("give exactly one audio source: --mic or --audio-file FILE")
+    if args.audio_file and Path(args.audio_file).is_dir():
+        raise InputError(f"{args.audio_file} is a folder, not an audio file; give the path of a WAV file")
     if args.audio_file and not Path(args.audio_file).is_file():
         raise InputError(f"audio file not found: {args.audio_file}")
     if not Path(args.params).is_file():
@@ -83,6 +86,10 @@ def _up(args: argparse.Namespace) -> int:
         raise InputError(f"robot URDF not found: {args.robot_urdf}; give the path of the robot's .urdf file")
     if args.retarget_map is not None and args.robot_urdf is None:
         raise InputError("--retarget-map needs --robot-urdf: the map says how the avatar's joints land on that robot")
+    output_folder(args.out)
+    if args.record is not None:
+        check_distinct({"--record": output_path(args.record, (".mcap",), "--record")},
+                       {"--audio-file": args.audio_file, "--params": args.params})
     try:
         import rclpy
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from rclpy.node import Node
@@ -19,6 +20,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_path
 from a2m_ros.msg import AudioChunk, MotionStatus
 
 TOPICS = {"audio": AudioChunk, "motion_status": MotionStatus, "joint_trajectory": JointTrajectory,
@@ -80,12 +82,16 @@ class Recorder(Node):
     def __init__(self, path: str | Path):
         from mcap.writer import Writer
 
-        super().__init__("a2m_recorder")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")
+        try:  # before the node exists, so that a failure leaves nothing for rclpy's shutdown to destroy
+            with ExitStack() as stack:
+                self._file = stack.enter_context(open(stack.enter_context(atomic_path(self.path)), "wb"))
+                self._output = stack.pop_all()  # closed in destroy_node: renames the finished file into place
+        except OSError as exc:
+            raise InputError(f"cannot record to {self.path} ({exc.strerror}); choose a writable .mcap path") from None
         self._writer = Writer(self._file)
         self._writer.start(profile="ros2", library="a2m")
+        super().__init__("a2m_recorder")
         self.counts: dict[str, int] = {}
         reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         # best effort matches the audio publishers; a deep history keeps chunks while the process is busy generating
@@ -107,5 +113,5 @@ class Recorder(Node):
 
     def destroy_node(self) -> None:
         self._writer.finish()
-        self._file.close()
+        self._output.close()  # closes the file and renames it to `path`, complete
         super().destroy_node()

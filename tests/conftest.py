@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,16 @@ def humanml3d_fixture_dir() -> Path:
     if not (path / "new_joint_vecs_012314.npy").is_file():
         pytest.skip(f"HumanML3D reference clip absent: {path} (the shared fixtures are not checked out here)")
     return path
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path) -> Path:
+    """A folder no file can be created in: a read-only folder, or sysfs when running as root (root ignores modes)."""
+    if os.geteuid() == 0:
+        yield Path("/sys")
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)

@@ -64,14 +64,13 @@ def _noise(args: argparse.Namespace) -> int:
     import numpy as np
 
     from a2m_core.audio.io import load_audio, save_wav
+    from a2m_core.cli.paths import check_distinct, output_path
     from training.data.augment import add_noise, snr_db
 
+    check_distinct({"--out": output_path(args.out, (".wav",))}, {"INPUT": args.input, "--noise": args.noise})
     speech = load_audio(args.input)
     noise = load_audio(args.noise, speech.sample_rate_hz).samples if args.noise else None
     noisy = add_noise(speech.samples, args.snr, np.random.default_rng(args.seed), noise=noise)
-    if args.out.suffix.lower() != ".wav":
-        raise InputError(f"--out {args.out}: expected a .wav path")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     peak = float(np.abs(noisy).max())
     if peak > 1.0:  # scale both parts alike: the SNR stays exact, the WAV does not clip
         noisy = noisy / peak

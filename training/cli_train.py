@@ -18,8 +18,11 @@ STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder t
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from a2m_core.cli.paths import output_folder
     from a2m_core.errors import InputError
     from training.runner import MODEL_DIR, RunConfig
+
+    output_folder(args.out)
 
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     given = {"preset": args.preset, "styles": args.styles and tuple(args.styles.split(",")),
@@ -64,14 +67,14 @@ def _eval(args: argparse.Namespace) -> int:
     import sys
 
     from a2m_core.cli.decoding import decoding_from
+    from a2m_core.cli.paths import output_path
     from a2m_core.errors import InputError
     from training.evaluate import EvalConfig, evaluate, write_report
 
     evaluator = args.evaluator or args.model / "evaluator"
     if not (evaluator / "config.json").is_file():
         raise InputError(f"no evaluator at {evaluator}: pass --evaluator DIR (from `a2m train evaluator`, DIR/model)")
-    if args.report.suffix.lower() != ".md":
-        raise InputError(f"--report {args.report}: expected a .md path (the JSON goes beside it)")
+    output_path(args.report, (".md",), "--report")  # the JSON goes beside it
     config = EvalConfig(split=args.split, repeats=args.repeats, noise_snr_db=args.noise_snr,
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
@@ -89,12 +92,13 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
 
+    from a2m_core.cli.paths import output_path
     from a2m_core.errors import InputError
+    from a2m_core.files import write_text
     from a2m_core.model import AudioToMotion
     from training.benchmark import CASES, run_benchmark, speak_cases
 
-    if args.report.suffix.lower() != ".json":
-        raise InputError(f"--report {args.report}: expected a .json path")
+    output_path(args.report, (".json",), "--report")
     model = AudioToMotion.load(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
@@ -104,18 +108,19 @@ def _eval_instructions(args: argparse.Namespace) -> int:
         result = run_benchmark(model, speech, noise_snr_db=snr, seed=args.seed)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(results, indent=2) + "\n")
+    write_text(args.report, json.dumps(results, indent=2) + "\n")
     return 0
 
 
 def _ship(args: argparse.Namespace) -> int:
+    from a2m_core.cli.paths import check_distinct, output_folder
     from a2m_core.errors import InputError
     from training.ship import ship_model
 
     for folder in (args.model, args.evaluator):
         if folder is not None and not (folder / "config.json").is_file():
             raise InputError(f"{folder} is not a model folder (no config.json)")
+    check_distinct({"--out": output_folder(args.out)}, {"--model": args.model, "--evaluator": args.evaluator})
     size = ship_model(args.model, args.out, args.evaluator)
     print(f"{args.out}: {size / 1e6:.1f} MB")
     return 0

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from a2m_core.errors import InputError
+from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
 from training.data.voices import ENGINES, check_engines
 from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
@@ -311,7 +312,7 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
             real = metrics.get(f"real_{key}")
             lines.append(f"| {name} | {_cell(metrics[key])} | {_cell(real) if real else '-'} |")
     lines += ["", "± is the half-width of the 95 % confidence interval over the repeats."]
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     json_path = path.with_suffix(".json")
-    json_path.write_text(json.dumps({**result, "command": command}, indent=2) + "\n")
+    write_text(json_path, json.dumps({**result, "command": command}, indent=2) + "\n")
     return path, json_path

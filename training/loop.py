@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_dir
 
 CHECKPOINTS = "checkpoints"
 WEIGHTS, OPTIMIZER, STATE = "weights.safetensors", "optimizer.pt", "state.json"
@@ -195,17 +196,12 @@ def save_checkpoint(run_dir: Path, step: int, stage: nn.Module, optimizer: torch
     """Write checkpoint `step` atomically (temp folder, then rename); prune to the newest `keep`."""
     folder = Path(run_dir) / CHECKPOINTS
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"step_{step:07d}"
-    staging = folder / f".step_{step:07d}.saving-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    final = folder / f"step_{step:07d}"  # replaced when a previous run reached this step and was resumed earlier
     weights = {k: v.detach().contiguous().cpu() for k, v in stage.state_dict().items()}
-    save_file(weights, staging / WEIGHTS)
-    torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, staging / OPTIMIZER)
-    (staging / STATE).write_text(json.dumps({"step": step, **info}, indent=2) + "\n")
-    if final.exists():  # a previous run reached this step and was resumed from an earlier one
-        shutil.rmtree(final)
-    staging.rename(final)
+    with atomic_dir(final) as staging:
+        save_file(weights, staging / WEIGHTS)
+        torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, staging / OPTIMIZER)
+        (staging / STATE).write_text(json.dumps({"step": step, **info}, indent=2) + "\n")
     for old in checkpoint_dirs(run_dir)[:-keep]:
         shutil.rmtree(old)
     return final

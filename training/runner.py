@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.files import write_text
 from training.data.voices import ENGINES, check_engines
 from training.loop import LoopConfig, TrainResult, checkpoint_dirs
 
@@ -242,7 +243,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():
         model.save(out / MODEL_DIR)
-        (out / "train_summary.json").write_text(json.dumps(
+        write_text(out / "train_summary.json", json.dumps(
             {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
              "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
     return result

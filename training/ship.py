@@ -13,6 +13,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
+from a2m_core.files import atomic_path
 from a2m_core.model.io import CONFIG_FILE, INFERENCE_OPTIONAL, MEAN_FILE, STD_FILE, WEIGHTS_FILE
 
 
@@ -22,14 +23,17 @@ def ship_model(model_dir: str | Path, out: str | Path, evaluator_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     state = load_file(model_dir / WEIGHTS_FILE)
     small = {k: v for k, v in _half(state).items() if not k.startswith(INFERENCE_OPTIONAL)}
-    save_file(small, out / WEIGHTS_FILE, metadata={"format": "a2m-model", "dtype": "float16", "inference_only": "1"})
+    with atomic_path(out / WEIGHTS_FILE) as tmp:  # each file whole: out may hold other files (eval reports)
+        save_file(small, tmp, metadata={"format": "a2m-model", "dtype": "float16", "inference_only": "1"})
     for name in (CONFIG_FILE, MEAN_FILE, STD_FILE):
-        shutil.copyfile(model_dir / name, out / name)
+        with atomic_path(out / name) as tmp:
+            shutil.copyfile(model_dir / name, tmp)
     if evaluator_dir is not None:
         evaluator_dir = Path(evaluator_dir)
-        (out / "evaluator").mkdir(exist_ok=True)
-        shutil.copyfile(evaluator_dir / "config.json", out / "evaluator" / "config.json")
-        save_file(_half(load_file(evaluator_dir / "model.safetensors")), out / "evaluator" / "model.safetensors")
+        with atomic_path(out / "evaluator" / "config.json") as tmp:
+            shutil.copyfile(evaluator_dir / "config.json", tmp)
+        with atomic_path(out / "evaluator" / "model.safetensors") as tmp:
+            save_file(_half(load_file(evaluator_dir / "model.safetensors")), tmp)
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_path
 
 SAMPLE_RATE_HZ = 16000  # what the audio front-ends expect
 MIN_SAMPLE_RATE_HZ = 4000
@@ -24,6 +25,7 @@ ENCODINGS = {"int16": np.dtype("<i2"), "float32": np.dtype("<f4")}
 INT16_FULL_SCALE = 32768.0
 CLIP_LEVEL = 0.999  # |x| at or above this counts as clipped
 CLIP_WARN_FRACTION = 0.001  # warn when more than 0.1 % of the samples are clipped
+MAX_FILE_S = 600.0  # longest audio file read (10 min, 19 MB at 16 kHz); models refuse far less (max_audio_s)
 
 
 @dataclass(frozen=True)
@@ -138,27 +140,45 @@ class StreamResampler:
         return out
 
 
-def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Audio:
-    """Read an audio file at any rate and channel count as float32 mono at `sample_rate_hz`."""
+def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ, max_duration_s: float = MAX_FILE_S) -> Audio:
+    """Read an audio file at any rate and channel count as float32 mono at `sample_rate_hz`.
+
+    Files longer than max_duration_s are refused from their header, before any sample is read.
+    """
     import soundfile
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an audio file; give the path of a WAV file")
     if not path.is_file():
         raise InputError(f"audio file not found: {path}; give the path of a WAV file")
+    unreadable = (soundfile.LibsndfileError, RuntimeError, ValueError)
+    try:
+        info = soundfile.info(str(path))  # the header only: refuse what is too long before reading it
+    except unreadable as exc:
+        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from None
+    if info.frames > max_duration_s * info.samplerate:
+        raise InputError(f"audio file {path} is {info.frames / max(info.samplerate, 1):.0f} s long; the limit is "
+                         f"{max_duration_s:g} s (a spoken instruction lasts seconds): cut the file, or split it "
+                         "into utterances (the ROS motion node does that with its voice activity detector)")
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (n c)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from exc
+    except unreadable as exc:
+        raise InputError(f"cannot read audio file {path}: {exc}; expected a WAV (or FLAC/OGG) file") from None
     warnings = check_samples(data, what=f"audio file {path.name}")
+    if "should be" in info.extra_info:  # libsndfile: a chunk size in the header exceeds the file
+        warnings.append(f"audio file {path.name} is truncated: its header promises more audio than the file holds "
+                        f"(read {len(data) / file_rate:.2f} s); the recording or the copy was cut off")
     samples = resample(to_mono(data), check_sample_rate(file_rate), sample_rate_hz)
     return Audio(samples, sample_rate_hz, tuple(warnings))
 
 
 def save_wav(path: str | Path, samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
-    """Write (n) or (n c) float samples as 16-bit PCM WAV."""
+    """Write (n) or (n c) float samples as 16-bit PCM WAV, whole or not at all (`a2m_core.files.atomic_path`)."""
     import soundfile
 
-    soundfile.write(str(path), np.asarray(samples, np.float32), int(sample_rate_hz), subtype="PCM_16")
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), np.asarray(samples, np.float32), int(sample_rate_hz), subtype="PCM_16", format="WAV")
 
 
 def encode_samples(samples: np.ndarray, encoding: str) -> bytes:

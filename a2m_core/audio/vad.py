@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from a2m_core.audio.io import SAMPLE_RATE_HZ, encode_samples
+from a2m_core.audio.io import SAMPLE_RATE_HZ, Audio, encode_samples
 from a2m_core.errors import InputError
 
 BACKENDS = ("auto", "silero", "webrtc")
@@ -103,3 +103,26 @@ def make_vad(backend: str = "auto") -> VoiceActivityDetector:
         if backend == "silero":
             raise
         return WebRtcVad()
+
+
+SPEECH_THRESHOLD = 0.5  # frame probability that counts as speech (the segmenter's default start threshold)
+MIN_SPEECH_S = 0.1  # less speech than this in a whole file: nothing was said
+
+
+def speech_warnings(audio: Audio, vad: VoiceActivityDetector | None = None) -> tuple[str, ...]:
+    """A warning when the VAD the nodes use hears no speech in `audio` (16 kHz mono); () otherwise.
+
+    Digital silence is left to `check_samples`, which already warns about it.
+    """
+    samples = np.asarray(audio.samples, np.float32)
+    if audio.sample_rate_hz != SAMPLE_RATE_HZ or not samples.size or not np.abs(samples).max() > 0:
+        return ()
+    vad = vad or make_vad()
+    vad.reset()
+    n = len(samples) // vad.frame_len
+    frames = samples[: n * vad.frame_len].reshape(n, vad.frame_len)  # (n frame_len)
+    speech_s = sum(vad(frame) >= SPEECH_THRESHOLD for frame in frames) * vad.frame_len / SAMPLE_RATE_HZ
+    if speech_s >= MIN_SPEECH_S:
+        return ()
+    return (f"no speech heard in {audio.duration_s:.1f} s of audio (voice activity detector: "
+            f"{speech_s:.2f} s of speech): the motion will not follow an instruction; check the file or the microphone",)

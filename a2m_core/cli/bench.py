@@ -9,7 +9,9 @@ import shlex
 from pathlib import Path
 
 from a2m_core.cli.decoding import add_decoding_arguments
+from a2m_core.cli.paths import output_folder
 from a2m_core.errors import InputError
+from a2m_core.files import write_text
 from a2m_core.runtime.interface import BACKENDS
 
 DEFAULT_BACKENDS = "torch,onnxruntime,onnxruntime-int8"
@@ -72,6 +74,8 @@ def _bench(args: argparse.Namespace) -> int:
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
     from a2m_core.runtime.export import read_export
 
+    if args.out:
+        output_folder(args.out)
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     if args.model and args.preset:
@@ -121,9 +125,8 @@ def _bench(args: argparse.Namespace) -> int:
     text = markdown(report)
     print(text, end="")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-        (args.out / "bench.md").write_text(text)
+        write_text(args.out / "bench.json", json.dumps(report.to_dict(), indent=2) + "\n")
+        write_text(args.out / "bench.md", text)
         print(f"{args.out / 'bench.json'}, {args.out / 'bench.md'}: written")
     return 0
 

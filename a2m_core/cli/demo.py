@@ -13,8 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from a2m_core.cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import BACKENDS
 
@@ -23,13 +22,15 @@ DEFAULT_TEXT = "walk forward, then wave with your right hand"
 
 def _speak(text: str, out_wav: Path) -> Path:
     """Synthesise `text` with an unseen test-split voice of the corpus (espeak-ng) into a 16 kHz WAV."""
+    from a2m_core.audio.io import save_wav
+
     try:
-        from training.data.tts import synthesize, write_wav_atomic
+        from training.data.tts import synthesize
         from training.data.voices import voice_pool, voices_for_split
     except ImportError:
         raise InputError("speech synthesis needs the training package: pass --audio WAV instead") from None
     voice = next(v for v in voices_for_split(voice_pool(), "test") if v.engine == "espeak-ng")
-    write_wav_atomic(out_wav, synthesize(text, voice))
+    save_wav(out_wav, synthesize(text, voice))
     return out_wav
 
 
@@ -43,22 +44,27 @@ def _ros_available() -> bool:
 
 def _demo(args: argparse.Namespace) -> int:
     from a2m_core.audio.io import load_audio
+    from a2m_core.audio.vad import speech_warnings
+    from a2m_core.files import save_npy
     from a2m_core.motion.bvh import write_bvh
     from a2m_core.motion.render import render_motion
     from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import load_generator
 
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir: Path = output_folder(args.out)
+    outputs = {name: out_dir / name for name in ("motion.npy", "joints.npy", "motion.bvh", "motion.mp4")}
+    check_distinct(outputs, {"--audio": args.audio})
     model_dir = args.model or shipped_model_dir()
     wav = args.audio or _speak(args.text, out_dir / "instruction.wav")
     audio = load_audio(wav)
+    for warning in audio.warnings + speech_warnings(audio):
+        print(f"a2m: warning: {warning}")
     title = args.text if args.audio is None else wav.name
 
     generator = load_generator(args.backend, model_dir=model_dir)
     motion = generator.generate(audio.samples, audio.sample_rate_hz, seed=args.seed)
-    np.save(out_dir / "motion.npy", motion.features)
-    np.save(out_dir / "joints.npy", motion.joints)
+    save_npy(out_dir / "motion.npy", motion.features)
+    save_npy(out_dir / "joints.npy", motion.joints)
     write_bvh(out_dir / "motion.bvh", motion.joints, motion.skeleton, motion.fps)
     video = render_motion(motion, out_dir / "motion.mp4", title=title)
     print(f"instruction: {wav}")

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
+from a2m_core.cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.paths import SHIPPED_MODEL_DIR, shipped_model_dir
 
@@ -29,6 +30,7 @@ def _onnx(args: argparse.Namespace) -> int:
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
     model_dir = _model_dir(args.model)
+    check_distinct({"--out": output_folder(args.out)}, {"--model": model_dir})
     if args.int8:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".float-", dir=args.out.parent) as tmp:
@@ -75,6 +77,7 @@ def _trt(args: argparse.Namespace) -> int:
     reason = tensorrt_unavailable()
     if reason:
         raise InputError(reason)
+    check_distinct({"--out": output_folder(args.out)}, {"--onnx": args.onnx})
     info = read_export(args.onnx)
     if info.precision != FLOAT32:
         raise InputError(f"{args.onnx} is an {info.precision} export for onnxruntime on CPU; TensorRT builds from the "

@@ -6,29 +6,31 @@ import argparse
 from pathlib import Path
 
 from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
-from a2m_core.cli.paths import output_path
+from a2m_core.cli.paths import check_distinct, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
 from a2m_core.runtime.interface import BACKENDS
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import numpy as np
-
     out = output_path(args.out, (".npy",))
     joints_out = output_path(args.joints, (".npy",), "--joints") if args.joints is not None else None
     video_out = output_path(args.video, (".mp4", ".gif"), "--video") if args.video is not None else None
     bvh_out = output_path(args.bvh, (".bvh",), "--bvh") if args.bvh is not None else None
+    check_distinct({"--out": out, "--joints": joints_out, "--video": video_out, "--bvh": bvh_out},
+                   {"--audio": args.audio})
     if args.length is not None and args.length < 1:
         raise InputError(f"--length {args.length}: expected a positive number of frames")
 
     from a2m_core.audio.io import load_audio
+    from a2m_core.audio.vad import speech_warnings
+    from a2m_core.files import save_npy
     from a2m_core.runtime.backends import load_generator
     from a2m_core.runtime.text_generator import is_text_model
 
     decoding = decoding_from(args)
     audio = load_audio(args.audio)
-    for warning in audio.warnings:
+    for warning in audio.warnings + speech_warnings(audio):
         print(f"a2m: warning: {warning}")
     model_dir = args.model or shipped_model_dir()
     if is_text_model(model_dir):
@@ -42,13 +44,13 @@ def _generate(args: argparse.Namespace) -> int:
                          "use a trained model, or `a2m model init ... --mean Mean.npy --std Std.npy`")
     motion = generator.generate(audio.samples, audio.sample_rate_hz, args.length, args.seed)
     features = motion.features  # (t f), dataset units when the model has Mean/Std
-    np.save(out, features)
+    save_npy(out, features)
     fps = generator.spec.fps
     print(f"{out}: {'' if normalized else 'normalised '}features {features.shape} "
           f"({len(features) / fps:.2f} s at {fps:g} fps; {generator.describe()})")
     if needs_joints:
         if joints_out:
-            np.save(joints_out, motion.joints)
+            save_npy(joints_out, motion.joints)
             print(f"{joints_out}: joints {motion.joints.shape}")
         if bvh_out:
             from a2m_core.motion.bvh import write_bvh

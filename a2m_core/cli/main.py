@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 
 from a2m_core import __version__
 from a2m_core.errors import InputError
@@ -50,21 +53,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that the same clean-up runs (partial outputs are deleted)."""
+
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class _Interrupts:
+    """SIGINT / SIGTERM handlers for one command: raise KeyboardInterrupt / Terminated in this process and
+    remember the signal, because some libraries turn the exception into their own (matplotlib's Agg
+    renderer reports a Ctrl-C inside a draw as "ValueError: Invalid bounding box"). Forked workers,
+    which inherit the handlers, die of the signal as they would without them."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.received: list[int] = []
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in EXIT_CODES}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if os.getpid() != self.pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.received.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _interrupted(signum: int) -> int:
+    if signum == signal.SIGTERM:
+        print("a2m: terminated (SIGTERM); unfinished outputs were removed", file=sys.stderr)
+    else:
+        print("a2m: interrupted; unfinished outputs were removed", file=sys.stderr)
+    return EXIT_CODES[signum]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"a2m: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("a2m: interrupted", file=sys.stderr)
-        return 130
-
+    with _Interrupts() as interrupts:
+        try:
+            return int(args.func(args) or 0)
+        except InputError as exc:
+            print(f"a2m: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            return _interrupted(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        except Exception:
+            if interrupts.received:  # the interrupt surfaced as another exception
+                return _interrupted(interrupts.received[0])
+            raise
 
 if __name__ == "__main__":
     sys.exit(main())

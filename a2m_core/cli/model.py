@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from a2m_core.cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 
 PRESET_NAMES = ("paper", "edge", "edge-embedding", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
@@ -20,6 +21,8 @@ def _init(args: argparse.Namespace) -> int:
 
     if (args.mean is None) != (args.std is None):
         raise InputError("give both --mean and --std (the dataset's Mean.npy and Std.npy), or neither")
+    output_folder(args.out)
+    check_distinct({"--out": args.out}, {"--mean": args.mean, "--std": args.std})
     if args.out.exists() and any(args.out.iterdir()) and not args.force:
         raise InputError(f"{args.out} exists and is not empty: choose another --out or add --force to replace it")
     torch.manual_seed(args.seed)
@@ -39,10 +42,14 @@ def _init(args: argparse.Namespace) -> int:
         model = init_model(config)
     if args.mean is not None:
         from a2m_core.motion.features import Normalizer
+        from a2m_core.motion.frames import check_within_reach
+        from a2m_core.motion.skeleton import SKELETONS
 
         normalizer = Normalizer.from_files(args.mean, args.std)
         if normalizer.dim != config.rvq_vae.dim_motion:
             raise InputError(f"--mean/--std hold {normalizer.dim} features; the model makes {config.rvq_vae.dim_motion}")
+        for flag, array in (("--mean", normalizer.mean), ("--std", normalizer.std)):
+            check_within_reach(array, SKELETONS[config.dataset], flag)  # as loading the model will
         model.normalization = (normalizer.mean.astype("float32"), normalizer.std.astype("float32"))
     directory = model.save(args.out)
     total = model.num_parameters()["total"]

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.cli.paths import output_path
+from a2m_core.cli.paths import check_distinct, output_path
 from a2m_core.errors import InputError
+
+DEFAULT_MAX_FRAMES = 2400  # `motion render`: 2 minutes at 20 fps, rendering takes about half a minute per 1000 frames
 
 INPUT_HELP = (
     "a .npy of HumanML3D (frames, 263) or KIT-ML (frames, 251) features, raw or normalised "
@@ -23,6 +25,14 @@ def _add_input_args(parser: argparse.ArgumentParser, what: str = INPUT_HELP) -> 
     parser.add_argument("--std", type=Path, help="the dataset's Std.npy: the features are normalised")
 
 
+def _output(args: argparse.Namespace, suffixes: tuple[str, ...]) -> Path:
+    """--out checked (suffix, folder, writable) and distinct from every input file, before any work."""
+    out = output_path(args.out, suffixes)
+    check_distinct({"--out": out}, {"INPUT": getattr(args, "input", None), "--mean": getattr(args, "mean", None),
+                                    "--std": getattr(args, "std", None)})
+    return out
+
+
 def _load(args: argparse.Namespace):
     from a2m_core.motion.io import load_motion
 
@@ -30,23 +40,29 @@ def _load(args: argparse.Namespace):
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from a2m_core.files import save_npy
+
+    out = _output(args, (".npy",))
     motion = _load(args)
     if motion.features is None:
         raise InputError(f"{args.input}: holds joints already; decode takes features (frames, 263 or 251)")
-    out = output_path(args.out, (".npy",))
-    np.save(out, motion.joints)
+    save_npy(out, motion.joints)
     print(f"{out}: joints {motion.joints.shape} ({motion.skeleton.name}, {motion.duration_s:.2f} s)")
     return 0
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from a2m_core.files import save_npy
     from a2m_core.motion.features import Normalizer, codec_for
+    from a2m_core.motion.frames import check_within_reach
     from a2m_core.motion.io import load_array, skeleton_for_joints
 
+    out = _output(args, (".npy",))
     joints = load_array(args.input, "joints")
     skeleton = skeleton_for_joints(joints.shape)
     if skeleton is None:
         raise InputError(f"{args.input}: shape {joints.shape}; expected joints (frames, 22, 3) or (frames, 21, 3)")
+    check_within_reach(joints, skeleton, str(args.input))
     if (args.mean is None) != (args.std is None):
         raise InputError("give both --mean and --std to write normalised features, or neither")
     try:
@@ -55,8 +71,7 @@ def _encode(args: argparse.Namespace) -> int:
         raise InputError(f"{args.input}: {exc}") from None
     if args.mean is not None:
         features = Normalizer.from_files(args.mean, args.std).normalize(features)
-    out = output_path(args.out, (".npy",))
-    np.save(out, features.astype(np.float32))
+    save_npy(out, features.astype(np.float32))
     print(f"{out}: features {features.shape} ({skeleton.name}{', normalised' if args.mean else ''})")
     return 0
 
@@ -64,8 +79,14 @@ def _encode(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from a2m_core.motion.render import VIDEO_SUFFIXES, render_motion
 
+    out = _output(args, VIDEO_SUFFIXES)
+    if args.max_frames < 1:
+        raise InputError(f"--max-frames {args.max_frames}: expected a positive number of frames")
     motion = _load(args)
-    out = output_path(args.out, VIDEO_SUFFIXES)
+    if motion.num_frames > args.max_frames:
+        raise InputError(f"{args.input}: {motion.num_frames} frames ({motion.duration_s:.0f} s) is more than --max-frames "
+                         f"{args.max_frames}; rendering takes about half a minute per 1000 frames: raise --max-frames to "
+                         "render it anyway, or cut the motion")
     render_motion(motion, out, title=args.title if args.title is not None else args.input.stem)
     print(f"{out}: {motion.num_frames} frames, {motion.duration_s:.2f} s")
     return 0
@@ -74,8 +95,8 @@ def _render(args: argparse.Namespace) -> int:
 def _bvh(args: argparse.Namespace) -> int:
     from a2m_core.motion.bvh import write_bvh
 
+    out = _output(args, (".bvh",))
     motion = _load(args)
-    out = output_path(args.out, (".bvh",))
     write_bvh(out, motion.joints, motion.skeleton, motion.fps)
     print(f"{out}: {motion.num_frames} frames, {motion.skeleton.num_joints} joints")
     return 0
@@ -118,6 +139,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_input_args(p)
     p.add_argument("--out", type=Path, required=True, help="output video, .mp4 or .gif")
     p.add_argument("--title", help="title text (default: the input's file name)")
+    p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES,
+                   help=f"refuse longer motions (default {DEFAULT_MAX_FRAMES}: 2 minutes at 20 fps; "
+                   "rendering takes about half a minute per 1000 frames)")
     p.set_defaults(func=_render)
 
     p = commands.add_parser("bvh", help="motion -> BVH (Blender, MotionBuilder)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.paths import output_path
+from a2m_core.cli.paths import check_distinct, output_path
 from a2m_core.paths import CHECKOUT
 
 DEFAULT_MAP = CHECKOUT / "config" / "retarget" / "unitree_g1.yaml"
@@ -39,6 +39,7 @@ def _retarget(args: argparse.Namespace) -> int:
 
     out = output_path(args.out, (".npz",), "--out")
     video = output_path(args.video, VIDEO_SUFFIXES, "--video") if args.video is not None else None
+    check_distinct({"--out": out, "--video": video}, {"MOTION": args.motion, "--urdf": args.urdf, "--map": args.map})
     motion = load_motion(args.motion)
     robot = RobotModel(args.urdf)
     keypoint_map = load_keypoint_map(args.map, motion.skeleton)

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from a2m_core.errors import InputError
+from a2m_core.files import write_text
 from a2m_core.motion.features import FeatureCodec, codec_for_features
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros, quaternions_to_ros
 from a2m_core.motion.kinematics import global_rotations, inverse_kinematics, rest_offsets
@@ -206,8 +207,7 @@ def write_avatar_urdf(path: str | Path, skeleton: Skeleton = HUMANML3D, prefix: 
     """Write `avatar_urdf(skeleton, prefix)` to `path` (creating its folder) and return the path."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(avatar_urdf(skeleton, prefix))
+        write_text(path, avatar_urdf(skeleton, prefix))
     except OSError as exc:
         raise InputError(f"{path}: cannot write the avatar URDF ({exc.strerror}); expected a writable file path") from None
     return path

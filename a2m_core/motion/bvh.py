@@ -62,7 +62,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from a2m_core.errors import InputError
-from a2m_core.motion.frames import metres_per_unit
+from a2m_core.files import write_text
+from a2m_core.motion.frames import check_within_reach, metres_per_unit
 from a2m_core.motion.kinematics import global_rotations, inverse_kinematics
 from a2m_core.motion.rotations import quat_continuous_twist, quat_inverse, quat_multiply
 from a2m_core.motion.skeleton import Skeleton
@@ -100,9 +101,7 @@ def motion_to_bvh(joints: np.ndarray, skeleton: Skeleton, fps: float, *, units: 
 def write_bvh(path: str | Path, joints: np.ndarray, skeleton: Skeleton, fps: float, *, units: str = "cm") -> Path:
     """Write `motion_to_bvh(joints, skeleton, fps, units=units)` to `path`; returns the path."""
     text = motion_to_bvh(joints, skeleton, fps, units=units)  # validate before touching the file
-    path = Path(path)
-    path.write_text(text)
-    return path
+    return write_text(path, text)
 
 
 def _validated_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -119,6 +118,7 @@ def _validated_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise InputError(f"BVH export: {bad} NaN or infinite values; expected finite {expected}")
+    check_within_reach(array, skeleton, "BVH export")
     bones = (array[:, 1:] - array[:, list(skeleton.parents[1:])]) * metres_per_unit(skeleton)  # (t j-1 3) metres
     short = np.linalg.norm(bones, axis=-1) < MIN_BONE_LENGTH_M  # (t j-1)
     if short.any():

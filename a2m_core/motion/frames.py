@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D, KIT, Skeleton
 
 _METRES_PER_UNIT = {HUMANML3D.name: 1.0, KIT.name: 0.001}  # KIT-ML stores millimetres
@@ -36,6 +37,23 @@ def metres_per_unit(skeleton: Skeleton) -> float:
     if skeleton.name not in _METRES_PER_UNIT:
         raise ValueError(f"unknown length unit for skeleton {skeleton.name!r}; known: {', '.join(_METRES_PER_UNIT)}")
     return _METRES_PER_UNIT[skeleton.name]
+
+
+MAX_DISTANCE_M = 1000.0  # no motion a2m handles puts a joint 1 km from the origin: such values are garbage
+
+
+def check_within_reach(values: np.ndarray, skeleton: Skeleton, what: str) -> None:
+    """InputError when `values` (positions, or position-like features, in the skeleton's units) hold
+    anything non-finite or beyond MAX_DISTANCE_M: scaled, corrupted or wrongly typed data."""
+    values = np.asarray(values)
+    if not np.isfinite(values).all():
+        raise InputError(f"{what}: {int((~np.isfinite(values)).sum())} NaN or infinite values; expected finite numbers")
+    limit = MAX_DISTANCE_M / metres_per_unit(skeleton)
+    peak = float(np.abs(values).max(initial=0.0))
+    if peak > limit:
+        raise InputError(f"{what}: values up to {peak:.3g} ({peak * metres_per_unit(skeleton):.3g} m) are beyond "
+                         f"{MAX_DISTANCE_M:g} m; expected {skeleton.name} motion in "
+                         f"{'metres' if metres_per_unit(skeleton) == 1 else 'millimetres'} (wrong units or a corrupt file?)")
 
 
 def _check_last_dims(array: np.ndarray, dims: tuple[int, ...], what: str) -> np.ndarray:

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.motion.frames import check_within_reach
 from a2m_core.motion.motion import Motion
 from a2m_core.motion.skeleton import SKELETONS, Skeleton
 
+NORMALISED_LIMIT = 1000.0  # normalised features: standard deviations from the dataset mean; real data stays below 100
 EXPECTED = "features (frames, 263) for HumanML3D or (frames, 251) for KIT-ML, or joints (frames, 22, 3) or (frames, 21, 3)"
 
 
@@ -26,9 +28,13 @@ def load_array(path: str | Path, what: str = "array") -> np.ndarray:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npy {what} ({exc})") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{path}: expected a numeric .npy {what}, got dtype {getattr(array, 'dtype', type(array))}")
-    return array.astype(np.float32, copy=False)
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number) \
+            or np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(f"{path}: expected a real-valued .npy {what}, got dtype {getattr(array, 'dtype', type(array))}")
+    if array.ndim == 0:
+        raise InputError(f"{path}: holds a single number; expected a .npy {what} array")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, which the checks refuse
+        return array.astype(np.float32, copy=False)
 
 
 def skeleton_for_joints(shape: tuple[int, ...]) -> Skeleton | None:
@@ -64,6 +70,7 @@ def motion_from_array(
             raise InputError(f"{source}: joints {array.shape} belong to {skeleton.name}, not {dataset}")
         if mean is not None or std is not None:
             raise InputError(f"{source}: --mean/--std apply to features, but this file holds joints {array.shape}")
+        check_within_reach(array, skeleton, source)
         return Motion(joints=array, skeleton=skeleton)
 
     if array.ndim != 2:
@@ -77,11 +84,19 @@ def motion_from_array(
     if (mean is None) != (std is None):
         raise InputError("give both --mean and --std (the dataset's Mean.npy and Std.npy), or neither")
     if mean is not None:
+        peak = float(np.abs(array).max())
+        if peak > NORMALISED_LIMIT:
+            raise InputError(f"{source}: normalised features reach {peak:.3g} standard deviations (limit "
+                             f"{NORMALISED_LIMIT:g}); expected normalised {codec.skeleton.name} features: raw features "
+                             "need no --mean/--std, and a scaled or corrupt file cannot be decoded")
         try:
             array = Normalizer(mean, std).denormalize(array)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
-    return Motion(joints=codec.decode(array), skeleton=codec.skeleton, features=array)
+    check_within_reach(array, codec.skeleton, f"{source} (features)")
+    joints = codec.decode(array)
+    check_within_reach(joints, codec.skeleton, f"{source} (decoded joints)")
+    return Motion(joints=joints, skeleton=codec.skeleton, features=array)
 
 
 def load_motion(

@@ -7,12 +7,15 @@ encoded by ffmpeg (mp4) or Pillow (gif).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_path
 from a2m_core.motion.frames import metres_per_unit, positions_to_ros
 from a2m_core.motion.motion import Motion
 
@@ -37,6 +40,34 @@ def video_writer(out_path: Path, fps: float):
     if suffix == ".mp4":
         return animation.FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
     return animation.PillowWriter(fps=fps)
+
+
+def write_frames(fig, writer, out_path: Path, num_frames: int, draw: Callable[[int], None], progress: bool,
+                 dpi: int = 100) -> Path:
+    """Encode `num_frames` frames of `fig`, each posed by `draw(t)`, into out_path, whole or not at all.
+
+    The video is written under a temporary name and renamed when complete. On any error, Ctrl-C
+    or SIGTERM the encoder is stopped and the temporary file deleted, and the exception that
+    interrupted the work (not the encoder's complaint about it) goes on up.
+    """
+    from tqdm import tqdm
+
+    with atomic_path(out_path) as tmp:
+        writer.setup(fig, str(tmp), dpi=dpi)
+        try:
+            for t in tqdm(range(num_frames), desc=f"rendering {out_path.name}", unit="frame", disable=not progress,
+                          leave=False):
+                draw(t)
+                writer.grab_frame()
+        except BaseException:
+            encoder = getattr(writer, "_proc", None)  # ffmpeg; it may have died of the same Ctrl-C
+            if encoder is not None:
+                encoder.kill()
+            with contextlib.suppress(Exception):
+                writer.finish()
+            raise
+        writer.finish()
+    return out_path
 
 
 def draw_floor_grid(ax, xy: np.ndarray, margin_m: float, step_m: float = 0.5) -> None:
@@ -78,11 +109,9 @@ def render_motion(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from tqdm import tqdm
 
     out_path = Path(out_path)
     writer = video_writer(out_path, motion.fps)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
 
     # drawn in the ROS frame (x forward, y left, z up, metres): a proper rotation, so left stays left
     pts = positions_to_ros(motion.joints.astype(np.float64)) * metres_per_unit(motion.skeleton)  # (t j 3)
@@ -105,16 +134,17 @@ def render_motion(
     (trace,) = ax.plot([], [], [], color="#2ca02c", linewidth=1.5)
     bones = skeleton_lines(ax, motion.skeleton)
 
-    frames = range(motion.num_frames)
-    with writer.saving(fig, str(out_path), dpi=dpi):
-        for t in tqdm(frames, desc=f"rendering {out_path.name}", unit="frame", disable=not progress, leave=False):
-            cx, cy = root_xy[t]
-            ax.set_xlim(cx - view_radius_m, cx + view_radius_m)
-            ax.set_ylim(cy - view_radius_m, cy + view_radius_m)
-            ax.set_zlim(0, z_top_m)
-            trace.set_data_3d(root_xy[: t + 1, 0], root_xy[: t + 1, 1], np.zeros(t + 1))
-            pose_skeleton(bones, pts[t])
-            caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s")
-            writer.grab_frame()
-    plt.close(fig)
+    def draw(t: int) -> None:
+        cx, cy = root_xy[t]
+        ax.set_xlim(cx - view_radius_m, cx + view_radius_m)
+        ax.set_ylim(cy - view_radius_m, cy + view_radius_m)
+        ax.set_zlim(0, z_top_m)
+        trace.set_data_3d(root_xy[: t + 1, 0], root_xy[: t + 1, 1], np.zeros(t + 1))
+        pose_skeleton(bones, pts[t])
+        caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s")
+
+    try:
+        write_frames(fig, writer, out_path, motion.num_frames, draw, progress, dpi)
+    finally:
+        plt.close(fig)
     return out_path

@@ -23,6 +23,10 @@ from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import Skeleton
 
 AXES = ("x", "y", "z")
+MAX_MAP_BYTES = 1_000_000  # a map is a few kB of YAML; refuse anything that could not be one before parsing it
+MAX_OFFSET_M = 10.0  # keypoint offsets and sole points, from their link's origin
+MAX_WEIGHT = 1e6  # position and orientation weights
+MAX_SOLE_POINTS = 64  # per foot
 UP = "up"
 
 
@@ -78,9 +82,15 @@ class KeypointMap:
 
 
 def _vector3(value, what: str, source: str) -> tuple[float, float, float]:
-    array = np.asarray(value, dtype=np.float64) if isinstance(value, (list, tuple)) else np.zeros(0)
+    try:
+        array = np.asarray(value, dtype=np.float64) if isinstance(value, (list, tuple)) else np.zeros(0)
+    except (TypeError, ValueError):
+        array = np.zeros(0)
     if array.shape != (3,) or not np.isfinite(array).all():
         raise InputError(f"{source}: {what} must be a list of 3 finite numbers, got {value!r}")
+    if np.abs(array).max() > MAX_OFFSET_M:
+        raise InputError(f"{source}: {what} {value!r} is more than {MAX_OFFSET_M:g} m from its link; "
+                         "expected metres in the link's frame")
     return tuple(float(v) for v in array)
 
 
@@ -104,6 +114,9 @@ def _number(entry: dict, key: str, default: float, where: str) -> float:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
         raise InputError(f"{where}: {key} must be a number >= 0, got {value!r}")
+    if value > MAX_WEIGHT:
+        raise InputError(f"{where}: {key} = {value:g} exceeds the limit {MAX_WEIGHT:g}; weights are relative, "
+                         "scale them all down")
     return float(value)
 
 
@@ -113,6 +126,9 @@ def load_keypoint_map(path: str | Path, skeleton: Skeleton) -> KeypointMap:
     source = str(path)
     if not path.is_file():
         raise InputError(f"{path}: no such keypoint map; pass a YAML like config/retarget/unitree_g1.yaml with --map")
+    if path.stat().st_size > MAX_MAP_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size / 1e6:.1f} MB is too big for a keypoint map (limit "
+                         f"{MAX_MAP_BYTES / 1e6:g} MB; the shipped ones are about 2 kB)")
     try:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -151,8 +167,9 @@ def load_keypoint_map(path: str | Path, skeleton: Skeleton) -> KeypointMap:
         if not isinstance(entry, dict) or not isinstance(entry.get("link"), str):
             raise InputError(f"{where}: needs `link:`, `sole_points:` and `human_joints:`")
         points = entry.get("sole_points")
-        if not isinstance(points, list) or not points:
-            raise InputError(f"{where}: sole_points must be a non-empty list of [x, y, z] points in the foot link's frame")
+        if not isinstance(points, list) or not 0 < len(points) <= MAX_SOLE_POINTS:
+            raise InputError(f"{where}: sole_points must be a list of 1 to {MAX_SOLE_POINTS} [x, y, z] points in the foot "
+                           "link's frame")
         human_joints = entry.get("human_joints")
         if not isinstance(human_joints, list) or not human_joints or any(j not in names for j in human_joints):
             raise InputError(f"{where}: human_joints must list joints from {', '.join(names)}, got {human_joints!r}")

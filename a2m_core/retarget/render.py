@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.motion.motion import Motion
-from a2m_core.motion.render import SIDE_COLOURS, draw_floor_grid, pose_skeleton, skeleton_lines, video_writer
+from a2m_core.motion.render import (
+    SIDE_COLOURS,
+    draw_floor_grid,
+    pose_skeleton,
+    skeleton_lines,
+    video_writer,
+    write_frames,
+)
 from a2m_core.retarget.keypoint_map import KeypointMap
 from a2m_core.retarget.robot import RobotModel
 from a2m_core.retarget.robot_trajectory import RobotTrajectory
@@ -51,13 +58,11 @@ def render_side_by_side(motion: Motion, trajectory: RobotTrajectory, robot: Robo
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from tqdm import tqdm
 
     from a2m_core.retarget.retarget import keypoint_frames
 
     out_path = Path(out_path)
     writer = video_writer(out_path, motion.fps)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     index = {n: i for i, n in enumerate(motion.skeleton.joint_names)}
     human = motion_in_ros_metres(motion, [index[j] for foot in keypoint_map.feet for j in foot.human_joints])
     links = sorted({k.link for k in keypoint_map.keypoints})
@@ -73,36 +78,37 @@ def render_side_by_side(motion: Motion, trajectory: RobotTrajectory, robot: Robo
     ax_r = _panel(fig, 2, f"robot ({keypoint_map.robot}, scale {trajectory.scale:.2f})",
                   trajectory.root_positions_m[:, :2], robot_radius)
     bones = skeleton_lines(ax_h, motion.skeleton)
-    robot_links = None
     (targets,) = ax_r.plot([], [], [], linestyle="", marker="o", markersize=3, color="#888888")
     triads = [[ax_r.plot([], [], [], color=c, linewidth=1.5)[0] for c in _TRIAD_COLOURS] for _ in links]
     caption = fig.text(0.02, 0.02, "", fontsize=8, color="#555555")
+    robot_links = []  # drawn once the first pose gives the robot's tree
 
-    with writer.saving(fig, str(out_path), dpi=dpi):
-        for t in tqdm(range(motion.num_frames), desc=f"rendering {out_path.name}", unit="frame",
-                      disable=not progress, leave=False):
-            pose_skeleton(bones, human[t])
-            _follow(ax_h, human[t, 0, :2], human_radius)
-            q = robot.configuration(trajectory.root_positions_m[t], trajectory.root_quaternions_wxyz[t],
-                                    trajectory.joint_positions_rad[t])
-            points, parents = robot.joint_positions_world(q)  # (n+1 3), the model's frames updated below
-            if robot_links is None:
-                robot_links = [ax_r.plot([], [], [], color=_side_colour(robot.model.names[c + 1]), linewidth=2.5,
-                                         marker="o", markersize=2)[0] for c, p in enumerate(parents) if p >= 0]
-            for line, (child, parent) in zip(robot_links, [(c, p) for c, p in enumerate(parents) if p >= 0]):
-                line.set_data_3d(*points[[parent, child]].T)
-            robot.frame_positions(q, [])  # updates every frame placement
-            for lines, frame in zip(triads, link_frames):
-                placement = robot.data.oMf[frame]
-                for axis, line in enumerate(lines):
-                    end = placement.translation + _TRIAD_M * placement.rotation[:, axis]
-                    line.set_data_3d(*np.stack([placement.translation, end]).T)
-            targets.set_data_3d(*trajectory.keypoint_targets_m[t].T)
-            _follow(ax_r, trajectory.root_positions_m[t, :2], robot_radius)
-            lag = max(0.0, trajectory.times_s[t] - t / motion.fps)
-            flag = "  BEST EFFORT (a keypoint out of reach)" if trajectory.best_effort[t] else ""
-            caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s"
-                             f"  robot time {trajectory.times_s[t]:5.2f} s (+{lag:.2f}){flag}")
-            writer.grab_frame()
-    plt.close(fig)
+    def draw(t: int) -> None:
+        pose_skeleton(bones, human[t])
+        _follow(ax_h, human[t, 0, :2], human_radius)
+        q = robot.configuration(trajectory.root_positions_m[t], trajectory.root_quaternions_wxyz[t],
+                                trajectory.joint_positions_rad[t])
+        points, parents = robot.joint_positions_world(q)  # (n+1 3), the model's frames updated below
+        if not robot_links:
+            robot_links.extend(ax_r.plot([], [], [], color=_side_colour(robot.model.names[c + 1]), linewidth=2.5,
+                                     marker="o", markersize=2)[0] for c, p in enumerate(parents) if p >= 0)
+        for line, (child, parent) in zip(robot_links, [(c, p) for c, p in enumerate(parents) if p >= 0]):
+            line.set_data_3d(*points[[parent, child]].T)
+        robot.frame_positions(q, [])  # updates every frame placement
+        for lines, frame in zip(triads, link_frames):
+            placement = robot.data.oMf[frame]
+            for axis, line in enumerate(lines):
+                end = placement.translation + _TRIAD_M * placement.rotation[:, axis]
+                line.set_data_3d(*np.stack([placement.translation, end]).T)
+        targets.set_data_3d(*trajectory.keypoint_targets_m[t].T)
+        _follow(ax_r, trajectory.root_positions_m[t, :2], robot_radius)
+        lag = max(0.0, trajectory.times_s[t] - t / motion.fps)
+        flag = "  BEST EFFORT (a keypoint out of reach)" if trajectory.best_effort[t] else ""
+        caption.set_text(f"frame {t + 1}/{motion.num_frames}  {t / motion.fps:5.2f} s"
+                         f"  robot time {trajectory.times_s[t]:5.2f} s (+{lag:.2f}){flag}")
+
+    try:
+        write_frames(fig, writer, out_path, motion.num_frames, draw, progress, dpi)
+    finally:
+        plt.close(fig)
     return out_path

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,9 @@ class RobotTrajectory:
     def save(self, path: str | Path) -> Path:
         """Write an .npz (no pickles: names are stored as unicode arrays)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        tmp.replace(path)
         return path
 
     @classmethod

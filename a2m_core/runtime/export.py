@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ from typing import Iterator
 from a2m_core import __version__
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_dir
+from a2m_core.limits import check_config_bounds, check_numbers
 from a2m_core.runtime.interface import (
     CONDITION_INPUTS,
     CONDITION_OUTPUTS,
@@ -214,14 +215,13 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
         raise InputError(f"{model_dir} is a text-conditioned model; only audio models export to ONNX")
     model = copy.deepcopy(model)
     fold_weight_norm(model)
-    staging = staging_dir(out_dir)
     info = ExportInfo(directory=out_dir, model_config=model.config.to_dict(), decoding=decoding, opset=opset,
                       exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       source_model=str(model_dir.resolve()), source_model_hash=model_hash(model_dir),
                       graph_sha256={}, spec=GraphSpec.from_model(model, decoding.num_iters))
     steps = tqdm(total=3, desc="export onnx", unit="step", disable=not progress)
     try:
-        with torch.no_grad(), _attention_fast_path_off():
+        with atomic_dir(out_dir) as staging, torch.no_grad(), _attention_fast_path_off():
             condition, motion = ConditionGraph(model).eval(), MotionGraph(model, decoding).eval()
             seconds = 2
             audio = torch.randn(EXPORT_BATCH, 16000 * seconds, generator=torch.Generator().manual_seed(0)) * 0.1
@@ -236,25 +236,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
             steps.set_postfix_str("graph (b) condition -> motion")
             _export_motion(motion, (cond, cond_valid, lengths, noise), staging / MOTION_FILE, opset)
             steps.update()
-        steps.set_postfix_str("metadata and checks")
-        info = finish_export(staging, info)
-        steps.update()
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            steps.set_postfix_str("metadata and checks")
+            info = finish_export(staging, info)
+            steps.update()
     finally:
         steps.close()
-    publish_export(staging, out_dir)
     return info
-
-
-def staging_dir(out_dir: Path) -> Path:
-    """An empty hidden folder beside out_dir to write an export into before `publish_export`."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.exporting-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    return staging
 
 
 def finish_export(staging: Path, info: ExportInfo) -> ExportInfo:
@@ -272,17 +259,6 @@ def finish_export(staging: Path, info: ExportInfo) -> ExportInfo:
     return info
 
 
-def publish_export(staging: Path, out_dir: Path) -> None:
-    """Replace out_dir by the finished staging folder with renames, so no reader sees half an export."""
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        out_dir.rename(old)
-        staging.rename(out_dir)
-        shutil.rmtree(old)
-    else:
-        staging.rename(out_dir)
-
-
 def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
     """ExportInfo of an export folder; ExportError saying what is wrong and what to do otherwise.
 
@@ -295,6 +271,11 @@ def read_export(directory: str | Path, verify: bool = True) -> ExportInfo:
     if not meta.is_file():
         raise ExportError(f"{directory} is not an ONNX export ({META_FILE} missing): {fix}")
     doc = read_document(meta, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, "an a2m ONNX export", fix, ExportError)
+    try:
+        check_config_bounds(doc.get("model_config"), str(meta), root="model_config")
+        check_numbers(doc.get("spec"), "spec", str(meta))
+    except InputError as exc:
+        raise ExportError(f"{exc}: {fix}") from None
     try:
         info = ExportInfo(directory=directory, model_config=dict(doc["model_config"]),
                           decoding=DecodingConfig(**doc["decoding"]), opset=int(doc["opset"]),

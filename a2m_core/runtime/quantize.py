@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_dir
 from a2m_core.runtime.export import (
     CONDITION_FILE,
     FLOAT32,
@@ -35,9 +35,7 @@ from a2m_core.runtime.export import (
     MOTION_FILE,
     ExportInfo,
     finish_export,
-    publish_export,
     quiet_onnx_tools,
-    staging_dir,
 )
 from a2m_core.runtime.generator import Generator
 
@@ -107,18 +105,13 @@ def quantize_export(info: ExportInfo, out_dir: str | Path) -> ExportInfo:
     if info.precision != FLOAT32:
         raise InputError(f"{info.directory} is already a {info.precision} export: quantise the float export")
     out_dir = Path(out_dir)
-    staging = staging_dir(out_dir)
-    try:
+    with atomic_dir(out_dir) as staging:
         for name in (CONDITION_FILE, MOTION_FILE):
             quantize_graph(info.directory / name, staging / name)
         quantized = dataclasses.replace(
             info, directory=out_dir, precision=INT8, graph_sha256={},
             exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         quantized = finish_export(staging, quantized)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    publish_export(staging, out_dir)
     return quantized
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_path, write_text
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
 from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator
 from a2m_core.runtime.interface import (
@@ -133,10 +133,9 @@ def build_engines(info: ExportInfo, cache_dir: str | Path, options: EngineOption
     for onnx_name, inputs in tqdm(jobs, desc="build TensorRT engines", unit="engine", disable=not progress):
         data = _build_engine(info.directory / onnx_name, inputs, options)
         target = folder / onnx_name.replace(".onnx", ".engine")
-        staging = target.with_suffix(f".partial-{os.getpid()}")
-        staging.write_bytes(data)
-        staging.rename(target)
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")  # written last: marks a complete build
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")  # written last: marks a complete build
     return folder
 
 

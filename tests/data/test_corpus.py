@@ -91,7 +91,7 @@ def test_bad_options_and_unwritable_folder(tmp_path):
         CorpusConfig(num_clips=1, num_utterances=999)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    with pytest.raises(InputError, match="cannot write"):  # works as root too, unlike chmod
+    with pytest.raises(InputError, match="cannot create folder"):  # works as root too, unlike chmod
         build_corpus(blocker / "corpus", CorpusConfig(num_clips=1), workers=1)
     assert blocker.read_text() == "not a folder"
 

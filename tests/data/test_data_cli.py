@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from a2m_core.audio.io import save_wav
 from a2m_core.cli.main import main
 from training.data.augment import snr_db
-from training.data.tts import synthesize, write_wav_atomic
+from training.data.tts import synthesize
 from training.data.voices import voice_pool
 
 
@@ -32,7 +33,7 @@ def test_rewrite_llm_without_configuration_is_a_clear_error(capsys, monkeypatch)
 def test_noise_writes_the_requested_snr(tmp_path, capsys):
     speech = synthesize("Wave with your right hand.", voice_pool()[0])
     clean = tmp_path / "clean.wav"
-    write_wav_atomic(clean, speech)
+    save_wav(clean, speech)
     out = tmp_path / "noisy.wav"
     assert main(["data", "noise", str(clean), "--snr", "10", "--out", str(out)]) == 0
     noisy, rate = sf.read(str(out), dtype="float32")

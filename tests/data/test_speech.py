@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from a2m_core.audio.io import save_wav
 from a2m_core.errors import InputError
 from training.data.augment import SOURCE_RATES_HZ, add_noise, add_reverb, apply_gain, snr_db, through_rate
-from training.data.tts import SAMPLE_RATE_HZ, synthesize, write_wav_atomic
+from training.data.tts import SAMPLE_RATE_HZ, synthesize
 from training.data.voices import SPLITS, Voice, voice_pool, voices_for_split
 
 TEXT = "Please walk forward and then wave with your right hand."
@@ -54,15 +55,15 @@ def test_pitch_and_rate_change_the_real_speech(engine, name):
 def test_wav_written_16k_mono_pcm16_and_atomically(tmp_path):
     audio = synthesize(TEXT, voice_pool()[0])
     path = tmp_path / "sub" / "a.wav"
-    write_wav_atomic(path, audio)
+    save_wav(path, audio)
     info = sf.info(str(path))
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     back, _ = sf.read(str(path), dtype="float32")
     assert np.max(np.abs(back - audio)) < 1e-4
     assert [p.name for p in path.parent.iterdir()] == ["a.wav"]  # no temp file left
     with pytest.raises(Exception):
-        write_wav_atomic(tmp_path / "b.wav", np.zeros((3, 3, 3)))
-    assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "b.wav").exists()
+        save_wav(tmp_path / "b.wav", np.zeros((3, 3, 3)))
+    assert not list(tmp_path.glob(".*")) and not (tmp_path / "b.wav").exists()
 
 
 def test_missing_engine_names_the_debian_package(monkeypatch):

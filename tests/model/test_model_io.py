@@ -65,7 +65,7 @@ def test_damaged_config(saved):
         AudioToMotion.load(directory)
     (directory / CONFIG_FILE).write_text(json.dumps({"format": "a2m-model", "format_version": 1,
                                                      "config": {"frontend": {"kind": "logmel"}}}))
-    with pytest.raises(InputError, match="unusable model config"):
+    with pytest.raises(InputError, match="key config.condition is missing"):
         AudioToMotion.load(directory)
     (directory / CONFIG_FILE).write_text(json.dumps({"format": "a2m-model", "format_version": 99, "config": {}}))
     with pytest.raises(InputError, match="format_version 99, this a2m reads 1: .*newer a2m"):

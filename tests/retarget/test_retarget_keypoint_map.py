@@ -55,6 +55,10 @@ def test_link_missing_from_the_urdf_is_named(tmp_path, raw_map, g1):
     (lambda m: m.pop("feet"), "feet"),
     (lambda m: m["feet"]["left"].update(sole_points=[]), "sole_points"),
     (lambda m: m.update(keypoints=[]), "non-empty `keypoints:`"),
+    (lambda m: m["keypoints"][1].update(offset=[0, 1e9, 0]), "more than 10 m from its link"),
+    (lambda m: m["keypoints"][0].update(position_weight=1e300), "exceeds the limit"),
+    (lambda m: m["feet"]["left"].update(sole_points=[[0, 0, 0]] * 100), "1 to 64"),
+    (lambda m: m["keypoints"][1].update(offset=[0, "a", {}]), "offset must be a list of 3"),
     (lambda m: m["feet"]["left"].update(human_joints=["left_knee"]) or m["keypoints"].pop(3), "none of its human_joints"),
 ])
 def test_bad_maps_say_what_is_wrong(tmp_path, raw_map, edit, message):
@@ -70,3 +74,11 @@ def test_missing_and_unreadable_files(tmp_path):
     bad.write_text("keypoints: [unclosed")
     with pytest.raises(InputError, match="not valid YAML"):
         load_keypoint_map(bad, HUMANML3D)
+
+
+def test_file_too_big_for_a_map_is_refused_unread(tmp_path):
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as fh:
+        fh.truncate(50_000_000)  # sparse: a 50 MB "map"
+    with pytest.raises(InputError, match="too big for a keypoint map"):
+        load_keypoint_map(huge, HUMANML3D)

@@ -56,6 +56,34 @@ def test_ros_up_bad_arguments_are_one_line_errors(ros_env, tmp_path):
     assert run.returncode == 2 and "--mic or --audio-file" in run.stderr
 
 
+def test_unwritable_record_path_is_a_one_line_error_before_the_run(ros_env, speech, unwritable_dir, tmp_path):
+    run = a2m("ros", "up", "--audio-file", str(speech("wave")), "--preset", "tiny", "--out", str(tmp_path / "out"),
+              "--record", str(unwritable_dir / "run.mcap"), env=ros_env)
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0, run.stderr
+    assert "--record" in run.stderr and "cannot write to folder" in run.stderr
+
+
+def test_recorder_writes_its_file_whole_and_fails_cleanly(ros_env, unwritable_dir, tmp_path):
+    import rclpy
+    from mcap.reader import make_reader
+
+    from a2m_core.errors import InputError
+    from a2m_ros.recorder import Recorder
+
+    rclpy.init()
+    try:
+        with pytest.raises(InputError, match="cannot record to"):
+            Recorder(unwritable_dir / "run.mcap")
+        recorder = Recorder(tmp_path / "run.mcap")
+        assert not (tmp_path / "run.mcap").exists()  # under a temporary name until finished
+        recorder.destroy_node()
+    finally:
+        rclpy.try_shutdown()  # destroys what is left: no AttributeError from the failed recorder
+    assert [p.name for p in tmp_path.iterdir()] == ["run.mcap"]
+    channels = make_reader(open(tmp_path / "run.mcap", "rb")).get_summary().channels
+    assert {c.topic for c in channels.values()} >= {"/audio", "/joint_trajectory"}
+
+
 def test_recorder_schema_includes_dependencies(ros_env):
     from a2m_ros.recorder import msg_schema
 

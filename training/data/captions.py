@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from lemminflect import getInflection, getLemma
 
-from training.data.files import write_text
+from a2m_core.files import write_text
 from training.data.spec import ActionSpec
 
 # Templates per kind. The first word is a verb (base form). Slots: {poss} possessive

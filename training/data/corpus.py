@@ -28,17 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import save_wav
 from a2m_core.errors import InputError
+from a2m_core.files import check_writable, remove_stale_temp_files, save_npy, write_text
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.skeleton import HUMANML3D
 from training.data.captions import describe_many, write_texts
-from training.data.files import check_writable, remove_stale_temp_files, run_resumable, save_npy, write_json, \
-    write_text
+from training.data.files import run_resumable, write_json
 from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
 from training.data.sequences import Clip, sample_clip
 from training.data.track import FPS
-from training.data.tts import synthesize, write_wav_atomic
+from training.data.tts import synthesize
 from training.data.splits import frames_of_split, split_of_clip
 from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
 
@@ -137,7 +138,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
         duration = None
         if config.audio:
             audio = synthesize(text, voice)
-            write_wav_atomic(out / path, audio)
+            save_wav(out / path, audio)
             duration = len(audio) / 16000
         utterances.append({"path": str(path), "style": style, "text": text, "frame": frame,
                            "caption_index": caption_index, "duration_s": duration, "voice": voice.to_json()})

@@ -24,8 +24,8 @@ import numpy as np
 
 from a2m_core.errors import InputError
 from a2m_core.motion.features import Normalizer
+from a2m_core.files import save_npy
 from training.data.captions import read_texts
-from training.data.files import save_npy
 from training.data.voices import ENGINES, check_engines
 
 FPS_BY_DIM = {263: 20.0, 251: 12.5}  # HumanML3D, KIT-ML

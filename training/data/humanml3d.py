@@ -22,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import save_wav
 from a2m_core.errors import InputError
+from a2m_core.files import check_writable, remove_stale_temp_files, write_text
 from training.data.captions import read_texts
-from training.data.files import check_writable, remove_stale_temp_files, run_resumable, write_json, write_text
+from training.data.files import run_resumable, write_json
 from training.data.llm_rewrite import LLMConfig, LLMRewriter
 from training.data.rewrite import clean_caption, rewrite
 from training.data.splits import frames_of_split
-from training.data.tts import SAMPLE_RATE_HZ, synthesize, write_wav_atomic
+from training.data.tts import SAMPLE_RATE_HZ, synthesize
 from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
 
 STYLES = ("original", "oral")
@@ -84,7 +86,7 @@ def speak_clip(dataset: Path, out: Path, style: str, seed: int, num_espeak_voice
             utterances.append({"caption_index": k, "skipped": str(exc)})
             continue
         path = out / style / f"{clip}_{k}.wav"
-        write_wav_atomic(path, audio)
+        save_wav(path, audio)
         utterances.append({"path": str(path.relative_to(out)), "style": style, "caption_index": k, "caption": caption.text,
                            "text": text, "frame": frame, "duration_s": len(audio) / SAMPLE_RATE_HZ,
                            "voice": voice.to_json()})

@@ -17,7 +17,6 @@ import numpy as np
 import soundfile as sf
 
 from a2m_core.errors import InputError
-from training.data.files import atomic_path
 from training.data.voices import FESTIVAL_VOICES, Voice
 
 SAMPLE_RATE_HZ = 16000
@@ -90,9 +89,3 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     if audio.size == 0 or not np.isfinite(audio).all():
         raise InputError(f"{voice.engine} produced no usable audio for {text[:40]!r} with {voice.speaker_id}")
     return audio
-
-
-def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
-    """Write 16-bit PCM WAV so that `path` either does not exist or is complete (temp file + rename)."""
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), audio, sample_rate_hz, subtype="PCM_16", format="WAV")

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from a2m_core.errors import InputError
+from a2m_core.files import atomic_dir
 from a2m_core.model.frontend_logmel import LogMelFrontend, LogMelFrontendConfig
 from a2m_core.model.layers import lengths_to_mask, masked_mean
 
@@ -144,10 +145,10 @@ class Evaluator(nn.Module):
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps({"format": FORMAT, "config": asdict(self.config)}, indent=2))
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
-                  directory / "model.safetensors")
+        with atomic_dir(directory) as staging:
+            (staging / "config.json").write_text(json.dumps({"format": FORMAT, "config": asdict(self.config)}, indent=2))
+            save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
+                      staging / "model.safetensors")
         return directory
 
     @classmethod

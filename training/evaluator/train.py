@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from a2m_core.errors import InputError
+from a2m_core.files import write_text
 from training.evaluator.model import Evaluator, EvaluatorConfig, info_nce, words
 from training.loop import LoopConfig, TrainResult
 
@@ -58,7 +59,7 @@ def run_evaluator(data: str | Path, out: str | Path, loop: LoopConfig, *, config
     result = train(stage, dataset, collate, loop, out, resume=resume, info=info, progress=progress)
     if result.steps >= loop.max_steps:
         stage.evaluator.save(out / MODEL_DIR)
-        (out / "train_summary.json").write_text(json.dumps(
+        write_text(out / "train_summary.json", json.dumps(
             {**info, "loop": asdict(loop), "steps": result.steps, "last_losses": result.last_losses,
              "num_items": len(dataset)}, indent=2) + "\n")
     return result
