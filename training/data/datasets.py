@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.errors import InputError
-from a2m_core.motion.features import Normalizer
 from a2m_core.files import save_npy
+from a2m_core.motion.features import Normalizer
 from training.data.captions import read_texts
 from training.data.voices import ENGINES, check_engines
 
