@@ -91,19 +91,32 @@ def _eval_instructions(args: argparse.Namespace) -> int:
 
     from a2m_core.errors import InputError
     from a2m_core.model import AudioToMotion
-    from training.benchmark import CASES, run_benchmark, speak_cases
+    from training.benchmark import CASES, FIRST_SHARE, TWO_STEP_CASES, benchmark_voices, run_benchmark, speak_cases
 
     if args.report.suffix.lower() != ".json":
         raise InputError(f"--report {args.report}: expected a .json path")
+    if args.voices < 1:
+        raise InputError(f"--voices {args.voices}: expected at least 1")
     model = AudioToMotion.load(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
-    speech = speak_cases(CASES, args.voices, seed=args.seed)
-    results = {"model": str(args.model), "voices": args.voices, "cases": [c.instruction for c in CASES]}
-    for name, snr in (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr)):
-        result = run_benchmark(model, speech, noise_snr_db=snr, seed=args.seed)
+    voices = benchmark_voices(args.voices_from, args.voices, seed=args.seed)
+    speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
+    results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from,
+               "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
+               "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
+    conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
+    for name, snr in conditions:
+        result = run_benchmark(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
+    for name, snr in conditions:
+        result = run_benchmark(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
+        results["two_step"][name] = result.to_dict()
+        first, second = result.per_step
+        print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "
+              f"{result.chance:.3f}; first step {first:.3f}, second step {second:.3f}; mean length "
+              f"{result.mean_length_s:.1f} s)")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(results, indent=2) + "\n")
     return 0
@@ -185,11 +198,18 @@ def register(subparsers) -> None:
 
     follow = subparsers.add_parser(
         "eval-instructions", help="instruction-following benchmark: kinematic checks on generated joints",
-        description="Speak each benchmark instruction (raise your right hand, walk forward, ...) with voices of the "
-                    "corpus's test split, generate motion, and check it kinematically (the right wrist above the "
-                    "shoulder, the pelvis moving forward, ...). Reports accuracy and the measured chance rate.")
+        description="Speak each benchmark instruction (raise your right hand, walk forward, ...) and each two-step "
+                    "instruction (walk forward, then wave with your right hand, ...) with voices the model never "
+                    "heard in training, generate motion, and check it kinematically (the right wrist above the "
+                    "shoulder, the pelvis moving forward, ...; for two steps the first in the clip's first 60 %%, "
+                    "the second in its last 60 %%). Reports accuracy and the measured chance rate of both sets.")
     follow.add_argument("--model", type=Path, required=True, help="model folder")
-    follow.add_argument("--voices", type=int, default=4, help="test-split voices per instruction (default 4)")
+    follow.add_argument("--voices", type=int, default=4,
+                        help="how many voices speak each instruction (default 4; festival has 9)")
+    follow.add_argument("--voices-from", choices=("test", "festival"), default="test",
+                        help="test: voices of the corpus's test split (speaker-disjoint; default); festival: "
+                             "festival's voices, unheard by a model trained with --engines espeak-ng "
+                             "(engine-disjoint)")
     follow.add_argument("--noise-snr", type=float, nargs="*", default=[10.0],
                         help="also measure with white noise at these SNRs in dB (default 10)")
     follow.add_argument("--seed", type=int, default=0)
