@@ -76,7 +76,7 @@ def _eval(args: argparse.Namespace) -> int:
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
                         styles=tuple(args.styles.split(",")), engines=tuple(args.engines.split(",")), asr=args.asr,
-                        decoding=decoding_from(args))
+                        respeak=args.respeak, min_actions=args.min_actions, decoding=decoding_from(args))
     result = evaluate(args.model, args.data, evaluator, config, onnx_dir=args.onnx)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
@@ -179,6 +179,13 @@ def register(subparsers) -> None:
     ev.add_argument("--engines", default="espeak-ng,festival",
                     help="speech engines of the utterances, comma-separated (default both); festival alone is the "
                          "engine-disjoint test of a model trained with --engines espeak-ng")
+    ev.add_argument("--respeak", choices=("festival",),
+                    help="speak every selected utterance's words again with a festival voice (drawn per utterance "
+                         "and --seed): the engine-disjoint test of a model trained with --engines espeak-ng, on the "
+                         "same utterances as without it (about 0.5 s of synthesis per utterance)")
+    ev.add_argument("--min-actions", type=int, default=1,
+                    help="only clips of at least this many actions (the corpus's records), e.g. 2 for the "
+                         "multi-action part of the split (default 1: all)")
     ev.add_argument("--noise-snr", type=float, help="add white noise at this SNR in dB first")
     ev.add_argument("--resample-from", type=int, help="as if recorded at this rate in Hz (e.g. 12000)")
     ev.add_argument("--repeats", type=int, default=20, help="repeats for the confidence interval (default 20)")

@@ -6,7 +6,11 @@ R-precision, the whole set gives FID against the real motions, and 300 random pa
 Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
 utterances, drawn afresh in every repeat. Audio can be degraded first (white noise at an exact
 SNR; a lower recording rate), and a text-conditioned model reads the captions instead, or with
-`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. Metrics use the
+`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. `respeak` has the
+words of every selected utterance spoken again by one of festival's voices before that: the
+engine-disjoint test of a model trained on espeak-ng alone, on exactly the utterances (and
+`limit` subset) of the speaker-disjoint one. `min_actions` keeps the clips of at least that many
+actions (the corpus's records), e.g. the multi-action part of the test split. Metrics use the
 contrastive evaluator (training/evaluator); "real" rows measure the ground-truth motion with the
 same evaluator.
 """
@@ -14,7 +18,9 @@ same evaluator.
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +30,7 @@ import torch
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import DecodingConfig
 from training.data.voices import ENGINES, check_engines
+from training.instruction_slots import NUM_SLOTS
 from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
 
 
@@ -40,6 +47,8 @@ class EvalConfig:
     mm_conditions: int = 100
     mm_generations: int = 30
     asr: str | None = None  # "pocketsphinx": a text model reads the ASR's transcripts (the cascade)
+    respeak: str | None = None  # "festival": each utterance's words spoken again by a festival voice
+    min_actions: int = 1  # only clips of at least this many actions (records/CLIP.json of the corpus)
     decoding: DecodingConfig = DecodingConfig()
     seed: int = 0
 
@@ -56,6 +65,10 @@ class EvalConfig:
             raise InputError(str(exc)) from None
         if self.asr not in (None, "pocketsphinx"):
             raise InputError(f"unknown ASR {self.asr!r}: the cascade runs with 'pocketsphinx'")
+        if self.respeak not in (None, "festival"):
+            raise InputError(f"cannot re-speak with {self.respeak!r}: expected 'festival'")
+        if not 1 <= self.min_actions <= NUM_SLOTS:
+            raise InputError(f"min_actions must be 1..{NUM_SLOTS}, got {self.min_actions}")
 
 
 @dataclass
@@ -78,20 +91,60 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
     return audio.astype(np.float32)
 
 
-def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
+def _respeaker(config: EvalConfig):
+    """(utterance index, text) -> (audio, speaker id): a voice of config.respeak's engine drawn per index and seed."""
+    from training.data.tts import synthesize
+    from training.data.voices import voice_pool
+
+    voices = [v for v in voice_pool() if v.engine == config.respeak]
+
+    def speak(index: int, text: str) -> tuple[np.ndarray, str]:
+        voice = voices[int(np.random.default_rng([config.seed, index, 2]).integers(len(voices)))]
+        return synthesize(text, voice), voice.speaker_id
+
+    return speak
+
+
+def _num_actions(data: Path):
+    """clip -> how many actions its record lists."""
+    from training.instruction_slots import ClipSlots
+
+    slots = ClipSlots(data)
+    return lambda clip: int((slots(clip)[:, 0] > 0).sum())
+
+
+def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> tuple[list[_Utterance], dict | None]:
+    """The selected utterances (degraded as the config asks), and what re-speaking them used (None without)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
     from training.stage_data import Utterances
 
     dataset = Utterances(data, config.split, random_crop=False, styles=config.styles, engines=config.engines)
     order = np.arange(len(dataset))
+    if config.min_actions > 1:
+        num_actions = _num_actions(data)
+        order = order[[num_actions(dataset.dataset.entries[i].clip) >= config.min_actions for i in order]]
     if config.limit is not None and config.limit < len(order):
-        order = np.sort(np.random.default_rng(config.seed).choice(len(order), config.limit, replace=False))
+        order = np.sort(np.random.default_rng(config.seed).choice(order, config.limit, replace=False))
+    items = [dataset[int(index)] for index in order]
+    audio = [item["audio"].numpy() for item in items]
+    respoken = None
+    if config.respeak:
+        speak = _respeaker(config)
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # the synthesizer is a subprocess
+            jobs = pool.map(speak, [int(i) for i in order], [item["text"] for item in items])
+            spoken = list(tqdm(jobs, total=len(items), desc=f"speaking ({config.respeak})", disable=not progress))
+        audio = [a for a, _ in spoken]
+        speakers = Counter(speaker for _, speaker in spoken)
+        respoken = {"engine": config.respeak, "speakers": dict(sorted(speakers.items()))}
     utterances = []
-    for index in order:
-        item = dataset[int(index)]
+    for index, item, samples in zip(order, items, audio):
         length = int(item["length"])
-        utterances.append(_Utterance(_degrade(item["audio"].numpy(), config, int(index)), item["caption"],
-                                     item["text"], item["caption"], item["motion"][:length].numpy(), length))
-    return utterances
+        utterances.append(_Utterance(_degrade(samples, config, int(index)), item["caption"], item["text"],
+                                     item["caption"], item["motion"][:length].numpy(), length))
+    return utterances, respoken
 
 
 def multimodality_conditions(num_utterances: int, num_conditions: int, seed: int, repeat: int) -> np.ndarray:
@@ -223,7 +276,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     if config.asr and model.config.condition_input != "text":
         raise InputError(f"the cascade (--asr) feeds transcripts to a text-conditioned model; {model_dir} is an "
                          "audio model")
-    utterances = _load_utterances(data, config)
+    utterances, respoken = _load_utterances(data, config, progress)
     if len(utterances) < config.batch_size:
         raise InputError(f"split {config.split!r} of {data} has {len(utterances)} utterances; R-precision needs "
                          f"at least {config.batch_size}")
@@ -269,6 +322,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     bar.close()
     return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
             "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
+            "respoken": respoken,
             "generated_with": "PyTorch" if graphs is None else f"{graphs.describe()} export {onnx_dir}",
             "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
@@ -289,6 +343,11 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
     metrics = result["metrics"]
     config = result["config"]
     conditions = [f"split {config['split']}", f"{result['num_utterances']} utterances", f"{config['repeats']} repeats"]
+    if config["min_actions"] > 1:
+        conditions.append(f"clips of {config['min_actions']} or more actions")
+    respoken = result.get("respoken")
+    if respoken:
+        conditions.append(f"every utterance re-spoken by {respoken['engine']} ({len(respoken['speakers'])} voices)")
     if config["noise_snr_db"] is not None:
         conditions.append(f"white noise at {config['noise_snr_db']:g} dB SNR")
     if config["resample_from_hz"] is not None:
