@@ -10,9 +10,11 @@ SNR; a lower recording rate), and a text-conditioned model reads the captions in
 words of every selected utterance spoken again by one of festival's voices before that: the
 engine-disjoint test of a model trained on espeak-ng alone, on exactly the utterances (and
 `limit` subset) of the speaker-disjoint one. `min_actions` keeps the clips of at least that many
-actions (the corpus's records), e.g. the multi-action part of the test split. Metrics use the
-contrastive evaluator (training/evaluator); "real" rows measure the ground-truth motion with the
-same evaluator.
+actions (the corpus's records), e.g. the multi-action part of the test split; from 2 on, the
+order accuracy asks whether each motion is closer to a fixed-wording caption of its actions in
+order than to the same caption with the actions reversed (0.5: order-blind; clips whose actions
+read the same reversed are left out). Metrics use the contrastive evaluator (training/evaluator);
+"real" rows measure the ground-truth motion with the same evaluator.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from a2m_core.errors import InputError
 from a2m_core.runtime.interface import DecodingConfig
 from training.data.voices import ENGINES, check_engines
 from training.instruction_slots import NUM_SLOTS
-from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
+from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, order_accuracy,
+                              r_precision)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class _Utterance:
     instruction: str  # what a text model reads: the caption, or the ASR's transcript of the audio
     motion: np.ndarray  # (t f) normalised with the dataset's statistics
     length: int
+    clip: str
 
 
 def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
@@ -105,12 +109,37 @@ def _respeaker(config: EvalConfig):
     return speak
 
 
-def _num_actions(data: Path):
-    """clip -> how many actions its record lists."""
-    from training.instruction_slots import ClipSlots
+def _clip_actions(data: Path):
+    """clip -> the actions its record (records/CLIP.json of the corpus) lists, in order."""
+    from functools import cache
 
-    slots = ClipSlots(data)
-    return lambda clip: int((slots(clip)[:, 0] > 0).sum())
+    from training.data.spec import ActionSpec
+
+    folder = data / "records"
+    if not folder.is_dir():
+        raise InputError(f"{folder} not found: selecting clips by their actions needs the built-in corpus's records "
+                         "(`a2m data corpus`)")
+
+    @cache
+    def actions(clip: str) -> tuple[ActionSpec, ...]:
+        path = folder / f"{clip}.json"
+        try:
+            return tuple(ActionSpec(**a) for a in json.loads(path.read_text())["actions"])
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from None
+
+    return actions
+
+
+def _order_captions(data: Path, utterances: list[_Utterance]) -> tuple[np.ndarray, list[str], list[str]]:
+    """The utterances whose actions read differently reversed (rows), and the fixed-wording caption
+    (training.data.captions.plain_caption) of each one's actions in order and reversed."""
+    from training.data.captions import plain_caption
+
+    actions = _clip_actions(data)
+    pairs = [(plain_caption(list(actions(u.clip))), plain_caption(list(actions(u.clip))[::-1])) for u in utterances]
+    rows = np.array([row for row, (a, b) in enumerate(pairs) if a != b], dtype=np.int64)
+    return rows, [pairs[r][0] for r in rows], [pairs[r][1] for r in rows]
 
 
 def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> tuple[list[_Utterance], dict | None]:
@@ -124,8 +153,8 @@ def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> 
     dataset = Utterances(data, config.split, random_crop=False, styles=config.styles, engines=config.engines)
     order = np.arange(len(dataset))
     if config.min_actions > 1:
-        num_actions = _num_actions(data)
-        order = order[[num_actions(dataset.dataset.entries[i].clip) >= config.min_actions for i in order]]
+        actions = _clip_actions(data)
+        order = order[[len(actions(dataset.dataset.entries[i].clip)) >= config.min_actions for i in order]]
     if config.limit is not None and config.limit < len(order):
         order = np.sort(np.random.default_rng(config.seed).choice(order, config.limit, replace=False))
     items = [dataset[int(index)] for index in order]
@@ -143,7 +172,7 @@ def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> 
     for index, item, samples in zip(order, items, audio):
         length = int(item["length"])
         utterances.append(_Utterance(_degrade(samples, config, int(index)), item["caption"], item["text"],
-                                     item["caption"], item["motion"][:length].numpy(), length))
+                                     item["caption"], item["motion"][:length].numpy(), length, item["clip"]))
     return utterances, respoken
 
 
@@ -288,6 +317,13 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
     real = _embed_motion(evaluator, [u.motion for u in utterances])
+    order_rows = order_text = None
+    if config.min_actions > 1:  # every clip has several actions: is the motion closer to them in order than reversed?
+        order_rows, *texts = _order_captions(data, utterances)
+        if not len(order_rows):
+            raise InputError(f"no clip of {len(utterances)} utterances has actions that read differently reversed")
+        with torch.no_grad():
+            order_text = [evaluator.embed_text(t).numpy() for t in texts]
     values: dict[str, list[float]] = {}
     bar = tqdm(total=config.repeats, desc="eval repeats", disable=not progress)
     for repeat in range(config.repeats):
@@ -306,6 +342,9 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
                   "diversity": diversity(gen, rng, min(300, len(gen))),
                   "real_r_top1": real_top[0], "real_r_top2": real_top[1], "real_r_top3": real_top[2],
                   "real_mm_dist": matching_score(text, real), "real_diversity": diversity(real, rng, min(300, len(real)))}
+        if order_text is not None:
+            sample["order_acc"] = order_accuracy(gen[order_rows], *order_text)
+            sample["real_order_acc"] = order_accuracy(real[order_rows], *order_text)
         if config.mm_conditions:
             per_condition = []
             mm_rows = multimodality_conditions(len(utterances), config.mm_conditions, config.seed, repeat)
@@ -329,7 +368,8 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
 
 
 _ROWS = (("r_top1", "R-prec top-1 ↑"), ("r_top2", "R-prec top-2 ↑"), ("r_top3", "R-prec top-3 ↑"), ("fid", "FID ↓"),
-         ("mm_dist", "MM-Dist ↓"), ("diversity", "Diversity →"), ("multimodality", "MultiModality ↑"))
+         ("mm_dist", "MM-Dist ↓"), ("diversity", "Diversity →"), ("multimodality", "MultiModality ↑"),
+         ("order_acc", "Order: closer to the actions in order than reversed ↑"))
 
 
 def _cell(estimate: dict) -> str:

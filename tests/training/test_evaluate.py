@@ -114,7 +114,7 @@ def test_eval_through_the_float_export_matches_pytorch(tiny_corpus, tmp_path):
 
 
 def test_min_actions_keeps_the_multi_action_clips(tiny_corpus):
-    from training.evaluate import _load_utterances
+    from training.evaluate import _load_utterances, _order_captions
 
     records = {p.stem: json.loads(p.read_text()) for p in (tiny_corpus / "records").glob("*.json")}
     every, _ = _load_utterances(tiny_corpus, EvalConfig(split="train", batch_size=2))
@@ -122,6 +122,9 @@ def test_min_actions_keeps_the_multi_action_clips(tiny_corpus):
     wanted = [u.caption for u in every if len(next(r for r in records.values() if u.caption in r["captions"])
                                               ["actions"]) >= 2]
     assert respoken is None and 0 < len(multi) < len(every) and [u.caption for u in multi] == wanted
+    rows, in_order, reversed_ = _order_captions(tiny_corpus, multi)
+    assert 0 < len(rows) == len(in_order) == len(reversed_) <= len(multi)
+    assert all(a != b and sorted(a[:-1].split()) == sorted(b[:-1].split()) for a, b in zip(in_order, reversed_))
     with pytest.raises(InputError, match="min_actions"):
         EvalConfig(min_actions=4)
     with pytest.raises(InputError, match="re-speak"):
@@ -151,5 +154,22 @@ def test_respeak_speaks_the_same_utterances_with_festival_voices(tiny_corpus, tm
     Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
     result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", festival, progress=False)
     assert result["respoken"] == used and result["config"]["respeak"] == "festival"
+    assert "order_acc" not in result["metrics"]
     report, _ = write_report(result, tmp_path / "festival.md", "a2m eval --respeak festival ...")
     assert f"re-spoken by festival ({len(used['speakers'])} voices)" in report.read_text()
+
+
+@pytest.mark.slow
+def test_multi_action_eval_reports_order_accuracy(tiny_corpus, tmp_path):
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
+    model.save(tmp_path / "model")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    config = EvalConfig(split="train", batch_size=2, repeats=2, mm_conditions=0, min_actions=2,
+                        decoding=DecodingConfig(num_iters=2, res_cfg_scale=1))
+    result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
+    for key in ("order_acc", "real_order_acc"):
+        assert result["metrics"][key]["repeats"] == 2 and 0 <= result["metrics"][key]["mean"] <= 1
+    report, _ = write_report(result, tmp_path / "multi.md", "a2m eval --min-actions 2 ...")
+    text = report.read_text()
+    assert "clips of 2 or more actions" in text and "| Order: closer to the actions in order than reversed ↑ |" in text
