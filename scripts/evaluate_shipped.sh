@@ -39,6 +39,11 @@ for style in original oral; do
 done
 run "$MODEL/instructions.json" "$A2M" eval-instructions --model "$MODEL" --voices 4 --noise-snr 10 --report "$MODEL/instructions.json"
 
+# Voices of an engine never heard by a model trained with --engines espeak-ng (festival), and clips of several actions.
+run "$MODEL/instructions_festival.json" "$A2M" eval-instructions --model "$MODEL" --voices-from festival --voices 9 --noise-snr 10 --report "$MODEL/instructions_festival.json"
+run "$MODEL/eval_test_festival.md" "$A2M" eval "${TEST[@]}" --mm-conditions 0 --respeak festival --report "$MODEL/eval_test_festival.md"
+run "$MODEL/eval_test_multi.md" "$A2M" eval "${TEST[@]}" --mm-conditions 0 --min-actions 2 --report "$MODEL/eval_test_multi.md"
+
 # What the exports cost: the same utterances and noise through the float and the int8 graphs.
 exports=$(mktemp -d)
 trap 'rm -rf "$exports"' EXIT

@@ -157,22 +157,24 @@ def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> 
         order = order[[len(actions(dataset.dataset.entries[i].clip)) >= config.min_actions for i in order]]
     if config.limit is not None and config.limit < len(order):
         order = np.sort(np.random.default_rng(config.seed).choice(order, config.limit, replace=False))
-    items = [dataset[int(index)] for index in order]
-    audio = [item["audio"].numpy() for item in items]
+    utterances = []
+    for index in order:
+        item = dataset[int(index)]
+        length = int(item["length"])
+        utterances.append(_Utterance(item["audio"].numpy(), item["caption"], item["text"], item["caption"],
+                                     item["motion"][:length].numpy(), length, item["clip"]))
     respoken = None
     if config.respeak:
         speak = _respeaker(config)
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # the synthesizer is a subprocess
-            jobs = pool.map(speak, [int(i) for i in order], [item["text"] for item in items])
-            spoken = list(tqdm(jobs, total=len(items), desc=f"speaking ({config.respeak})", disable=not progress))
-        audio = [a for a, _ in spoken]
+            jobs = pool.map(speak, [int(i) for i in order], [u.spoken for u in utterances])
+            spoken = list(tqdm(jobs, total=len(utterances), desc=f"speaking ({config.respeak})", disable=not progress))
+        for u, (audio, _) in zip(utterances, spoken):
+            u.audio = audio
         speakers = Counter(speaker for _, speaker in spoken)
         respoken = {"engine": config.respeak, "speakers": dict(sorted(speakers.items()))}
-    utterances = []
-    for index, item, samples in zip(order, items, audio):
-        length = int(item["length"])
-        utterances.append(_Utterance(_degrade(samples, config, int(index)), item["caption"], item["text"],
-                                     item["caption"], item["motion"][:length].numpy(), length, item["clip"]))
+    for index, u in zip(order, utterances):
+        u.audio = _degrade(u.audio, config, int(index))
     return utterances, respoken
 
 
