@@ -242,10 +242,7 @@ class _Generator:
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
             out = generate_from_condition(model, cond, cond_valid, lengths, noise, **options)
         else:
-            audio_lens = torch.tensor([len(u.audio) for u in batch])
-            audio = torch.zeros(len(batch), int(audio_lens.max()))
-            for row, u in enumerate(batch):
-                audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
+            audio, audio_lens = _padded_audio(batch)
             if self.graphs is None:
                 out = generate(model, audio, audio_lens, lengths, noise, **options)
             else:  # graph (b) returns features already in model units (raw, when the model has statistics)
@@ -258,6 +255,25 @@ class _Generator:
             raw = raw * model_std + model_mean
         features = (raw - data_mean) / data_std  # (b t f) in the data's units
         return [features[row, :int(out.lengths[row])].numpy() for row in range(len(batch))]
+
+    @torch.no_grad()
+    def predicted_frames(self, batch: list[_Utterance]) -> np.ndarray:
+        """The motion length (frames) the model's length predictor gives each utterance (eager PyTorch)."""
+        model = self.model
+        if model.config.condition_input == "text":
+            cond, cond_valid = model.encode_text([u.instruction for u in batch])
+        else:
+            cond, cond_valid = model.encode_audio(*_padded_audio(batch))
+        return (model.length_predictor.predict(cond, cond_valid) * model.config.rvq_vae.downsample).numpy()
+
+
+def _padded_audio(batch: list[_Utterance]) -> tuple[torch.Tensor, torch.Tensor]:
+    """audio (b s) zero-padded, audio_lens (b)."""
+    audio_lens = torch.tensor([len(u.audio) for u in batch])
+    audio = torch.zeros(len(batch), int(audio_lens.max()))
+    for row, u in enumerate(batch):
+        audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
+    return audio, audio_lens
 
 
 def _onnx_graphs(model, model_dir: str | Path, onnx_dir: Path, config: EvalConfig):
@@ -326,6 +342,11 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
             raise InputError(f"no clip of {len(utterances)} utterances has actions that read differently reversed")
         with torch.no_grad():
             order_text = [evaluator.embed_text(t).numpy() for t in texts]
+    batches = [utterances[start:start + config.batch_size] for start in range(0, len(utterances), config.batch_size)]
+    predicted = np.concatenate([generator.predicted_frames(batch) for batch in batches])
+    true = np.array([u.length for u in utterances])
+    lengths = {"true_s": float(true.mean() / model.config.fps), "predicted_s": float(predicted.mean() / model.config.fps),
+               "ratio": float(np.mean(predicted / true))}
     values: dict[str, list[float]] = {}
     bar = tqdm(total=config.repeats, desc="eval repeats", disable=not progress)
     for repeat in range(config.repeats):
@@ -363,7 +384,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     bar.close()
     return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
             "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
-            "respoken": respoken,
+            "respoken": respoken, "lengths": lengths,
             "generated_with": "PyTorch" if graphs is None else f"{graphs.describe()} export {onnx_dir}",
             "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
@@ -398,14 +419,16 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
     conditions.append(f"{d['num_iters']} decoding iterations, guidance {d['cfg_scale']:g} / {d['res_cfg_scale']:g} "
                       f"(residual)")
     cascade = result.get("cascade")
+    lengths = result["lengths"]
     condition = f"{result['condition_input']} condition"
     if cascade:
         condition = (f"cascade: {cascade['asr']} ASR (word error rate {cascade['word_error_rate']:.3f}, nothing heard "
                      f"in {cascade['nothing_heard']}) -> text model")
     lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
              f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
-             f"{condition}; ground-truth lengths; generated with {result.get('generated_with', 'PyTorch')}, "
-             f"{result['samples_per_s']:.2f} samples/s here.", "",
+             f"{condition}; ground-truth lengths (the length predictor's: {lengths['predicted_s']:.2f} s on "
+             f"average where the clips last {lengths['true_s']:.2f} s, ratio {lengths['ratio']:.2f}); generated with "
+             f"{result.get('generated_with', 'PyTorch')}, {result['samples_per_s']:.2f} samples/s here.", "",
              "| metric | generated | real motion |", "|---|---|---|"]
     for key, name in _ROWS:
         if key in metrics:
