@@ -169,7 +169,7 @@ def register(subparsers) -> None:
     ev = subparsers.add_parser(
         "eval", help="measure a model with the paper's metrics (R-precision, FID, MM-Dist, Diversity, MModality)",
         description="Generate motion for every utterance of a dataset split (at ground-truth lengths) and compare it "
-                    "with the real motion through the contrastive evaluator; repeated, with 95%% intervals. Writes a "
+                    "with the real motion through the contrastive evaluator; repeated, with 95 % intervals. Writes a "
                     "Markdown table and a JSON beside it.")
     ev.add_argument("--model", type=Path, required=True, help="model folder")
     ev.add_argument("--data", type=Path, required=True, help="dataset folder (with audio manifests and splits)")
@@ -208,8 +208,8 @@ def register(subparsers) -> None:
         description="Speak each benchmark instruction (raise your right hand, walk forward, ...) and each two-step "
                     "instruction (walk forward, then wave with your right hand, ...) with voices the model never "
                     "heard in training, generate motion, and check it kinematically (the right wrist above the "
-                    "shoulder, the pelvis moving forward, ...; for two steps the first in the clip's first 60 %%, "
-                    "the second in its last 60 %%). Reports accuracy and the measured chance rate of both sets.")
+                    "shoulder, the pelvis moving forward, ...; for two steps the first in the clip's first 60 %, "
+                    "the second in its last 60 %). Reports accuracy and the measured chance rate of both sets.")
     follow.add_argument("--model", type=Path, required=True, help="model folder")
     follow.add_argument("--voices", type=int, default=4,
                         help="how many voices speak each instruction (default 4; festival has 9)")
