@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Every report docs/results.md quotes for a shipped model, in one run (about an hour on 2 CPU cores).
+# Every report docs/results.md quotes for a shipped model, in one run (about an hour and a half on 2 CPU cores).
 #
 #   scripts/evaluate_shipped.sh CORPUS [MODEL] [REPORTS]
 #
 # CORPUS is a built corpus (`a2m data corpus --out CORPUS --clips 3000 --workers 2`), MODEL the
 # shipped folder (default models/default; its evaluator/ is used), REPORTS where the long runs'
 # reports go (default docs/results/reports, files named default_*). The model card's reports
-# (eval_test*.md/json, instructions.json) are written into MODEL. Each report is skipped when it
+# (eval_test*.md/json, instructions*.json) are written into MODEL. Each report is skipped when it
 # already exists, so a killed run resumes where it stopped; delete a report to redo it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
