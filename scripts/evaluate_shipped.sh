@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Every report docs/results.md quotes for a shipped model, in one run (about an hour on 2 CPU cores).
+# Every report docs/results.md quotes for a shipped model, in one run (about an hour and a half on 2 CPU cores).
 #
 #   scripts/evaluate_shipped.sh CORPUS [MODEL] [REPORTS]
 #
 # CORPUS is a built corpus (`a2m data corpus --out CORPUS --clips 3000 --workers 2`), MODEL the
 # shipped folder (default models/default; its evaluator/ is used), REPORTS where the long runs'
 # reports go (default docs/results/reports, files named default_*). The model card's reports
-# (eval_test*.md/json, instructions.json) are written into MODEL. Each report is skipped when it
+# (eval_test*.md/json, instructions*.json) are written into MODEL. Each report is skipped when it
 # already exists, so a killed run resumes where it stopped; delete a report to redo it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,11 @@ for style in original oral; do
   run "$MODEL/eval_test_$style.md" "$A2M" eval "${TEST[@]}" --mm-conditions 0 --styles "$style" --report "$MODEL/eval_test_$style.md"
 done
 run "$MODEL/instructions.json" "$A2M" eval-instructions --model "$MODEL" --voices 4 --noise-snr 10 --report "$MODEL/instructions.json"
+
+# Voices of an engine never heard by a model trained with --engines espeak-ng (festival), and clips of several actions.
+run "$MODEL/instructions_festival.json" "$A2M" eval-instructions --model "$MODEL" --voices-from festival --voices 9 --noise-snr 10 --report "$MODEL/instructions_festival.json"
+run "$MODEL/eval_test_festival.md" "$A2M" eval "${TEST[@]}" --mm-conditions 0 --respeak festival --report "$MODEL/eval_test_festival.md"
+run "$MODEL/eval_test_multi.md" "$A2M" eval "${TEST[@]}" --mm-conditions 0 --min-actions 2 --report "$MODEL/eval_test_multi.md"
 
 # What the exports cost: the same utterances and noise through the float and the int8 graphs.
 exports=$(mktemp -d)

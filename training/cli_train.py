@@ -79,7 +79,7 @@ def _eval(args: argparse.Namespace) -> int:
                         resample_from_hz=args.resample_from, limit=args.limit, mm_conditions=args.mm_conditions,
                         mm_generations=args.mm_generations, seed=args.seed,
                         styles=tuple(args.styles.split(",")), engines=tuple(args.engines.split(",")), asr=args.asr,
-                        decoding=decoding_from(args))
+                        respeak=args.respeak, min_actions=args.min_actions, decoding=decoding_from(args))
     result = evaluate(args.model, args.data, evaluator, config, onnx_dir=args.onnx)
     command = "a2m " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report, data = write_report(result, args.report, command)
@@ -96,18 +96,31 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
     from a2m_core.model import AudioToMotion
-    from training.benchmark import CASES, run_benchmark, speak_cases
+    from training.benchmark import CASES, FIRST_SHARE, TWO_STEP_CASES, benchmark_voices, run_benchmark, speak_cases
 
     output_path(args.report, (".json",), "--report")
+    if args.voices < 1:
+        raise InputError(f"--voices {args.voices}: expected at least 1")
     model = AudioToMotion.load(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
-    speech = speak_cases(CASES, args.voices, seed=args.seed)
-    results = {"model": str(args.model), "voices": args.voices, "cases": [c.instruction for c in CASES]}
-    for name, snr in (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr)):
-        result = run_benchmark(model, speech, noise_snr_db=snr, seed=args.seed)
+    voices = benchmark_voices(args.voices_from, args.voices, seed=args.seed)
+    speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
+    results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from,
+               "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
+               "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
+    conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
+    for name, snr in conditions:
+        result = run_benchmark(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
+    for name, snr in conditions:
+        result = run_benchmark(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
+        results["two_step"][name] = result.to_dict()
+        first, second = result.per_step
+        print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "
+              f"{result.chance:.3f}; first step {first:.3f}, second step {second:.3f}; mean length "
+              f"{result.mean_length_s:.1f} s)")
     write_text(args.report, json.dumps(results, indent=2) + "\n")
     return 0
 
@@ -161,7 +174,7 @@ def register(subparsers) -> None:
     ev = subparsers.add_parser(
         "eval", help="measure a model with the paper's metrics (R-precision, FID, MM-Dist, Diversity, MModality)",
         description="Generate motion for every utterance of a dataset split (at ground-truth lengths) and compare it "
-                    "with the real motion through the contrastive evaluator; repeated, with 95%% intervals. Writes a "
+                    "with the real motion through the contrastive evaluator; repeated, with 95 % intervals. Writes a "
                     "Markdown table and a JSON beside it.")
     ev.add_argument("--model", type=Path, required=True, help="model folder")
     ev.add_argument("--data", type=Path, required=True, help="dataset folder (with audio manifests and splits)")
@@ -171,6 +184,13 @@ def register(subparsers) -> None:
     ev.add_argument("--engines", default="espeak-ng,festival",
                     help="speech engines of the utterances, comma-separated (default both); festival alone is the "
                          "engine-disjoint test of a model trained with --engines espeak-ng")
+    ev.add_argument("--respeak", choices=("festival",),
+                    help="speak every selected utterance's words again with a festival voice (drawn per utterance "
+                         "and --seed): the engine-disjoint test of a model trained with --engines espeak-ng, on the "
+                         "same utterances as without it (about 0.5 s of synthesis per utterance)")
+    ev.add_argument("--min-actions", type=int, default=1,
+                    help="only clips of at least this many actions (the corpus's records), e.g. 2 for the "
+                         "multi-action part of the split (default 1: all)")
     ev.add_argument("--noise-snr", type=float, help="add white noise at this SNR in dB first")
     ev.add_argument("--resample-from", type=int, help="as if recorded at this rate in Hz (e.g. 12000)")
     ev.add_argument("--repeats", type=int, default=20, help="repeats for the confidence interval (default 20)")
@@ -190,11 +210,18 @@ def register(subparsers) -> None:
 
     follow = subparsers.add_parser(
         "eval-instructions", help="instruction-following benchmark: kinematic checks on generated joints",
-        description="Speak each benchmark instruction (raise your right hand, walk forward, ...) with voices of the "
-                    "corpus's test split, generate motion, and check it kinematically (the right wrist above the "
-                    "shoulder, the pelvis moving forward, ...). Reports accuracy and the measured chance rate.")
+        description="Speak each benchmark instruction (raise your right hand, walk forward, ...) and each two-step "
+                    "instruction (walk forward, then wave with your right hand, ...) with voices the model never "
+                    "heard in training, generate motion, and check it kinematically (the right wrist above the "
+                    "shoulder, the pelvis moving forward, ...; for two steps the first in the clip's first 60 %, "
+                    "the second in its last 60 %). Reports accuracy and the measured chance rate of both sets.")
     follow.add_argument("--model", type=Path, required=True, help="model folder")
-    follow.add_argument("--voices", type=int, default=4, help="test-split voices per instruction (default 4)")
+    follow.add_argument("--voices", type=int, default=4,
+                        help="how many voices speak each instruction (default 4; festival has 9)")
+    follow.add_argument("--voices-from", choices=("test", "festival"), default="test",
+                        help="test: voices of the corpus's test split (speaker-disjoint; default); festival: "
+                             "festival's voices, unheard by a model trained with --engines espeak-ng "
+                             "(engine-disjoint)")
     follow.add_argument("--noise-snr", type=float, nargs="*", default=[10.0],
                         help="also measure with white noise at these SNRs in dB (default 10)")
     follow.add_argument("--seed", type=int, default=0)

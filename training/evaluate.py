@@ -6,15 +6,23 @@ R-precision, the whole set gives FID against the real motions, and 300 random pa
 Diversity; MultiModality generates `mm_generations` motions for each of `mm_conditions`
 utterances, drawn afresh in every repeat. Audio can be degraded first (white noise at an exact
 SNR; a lower recording rate), and a text-conditioned model reads the captions instead, or with
-`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. Metrics use the
-contrastive evaluator (training/evaluator); "real" rows measure the ground-truth motion with the
-same evaluator.
+`asr` what the recogniser heard in the (degraded) audio: the cascade baseline. `respeak` has the
+words of every selected utterance spoken again by one of festival's voices before that: the
+engine-disjoint test of a model trained on espeak-ng alone, on exactly the utterances (and
+`limit` subset) of the speaker-disjoint one. `min_actions` keeps the clips of at least that many
+actions (the corpus's records), e.g. the multi-action part of the test split; from 2 on, the
+order accuracy asks whether each motion is closer to a fixed-wording caption of its actions in
+order than to the same caption with the actions reversed (0.5: order-blind; clips whose actions
+read the same reversed are left out). Metrics use the contrastive evaluator (training/evaluator);
+"real" rows measure the ground-truth motion with the same evaluator.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +33,9 @@ from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
 from training.data.voices import ENGINES, check_engines
-from training.metrics import Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision
+from training.instruction_slots import NUM_SLOTS
+from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, order_accuracy,
+                              r_precision)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class EvalConfig:
     mm_conditions: int = 100
     mm_generations: int = 30
     asr: str | None = None  # "pocketsphinx": a text model reads the ASR's transcripts (the cascade)
+    respeak: str | None = None  # "festival": each utterance's words spoken again by a festival voice
+    min_actions: int = 1  # only clips of at least this many actions (records/CLIP.json of the corpus)
     decoding: DecodingConfig = DecodingConfig()
     seed: int = 0
 
@@ -57,6 +69,10 @@ class EvalConfig:
             raise InputError(str(exc)) from None
         if self.asr not in (None, "pocketsphinx"):
             raise InputError(f"unknown ASR {self.asr!r}: the cascade runs with 'pocketsphinx'")
+        if self.respeak not in (None, "festival"):
+            raise InputError(f"cannot re-speak with {self.respeak!r}: expected 'festival'")
+        if not 1 <= self.min_actions <= NUM_SLOTS:
+            raise InputError(f"min_actions must be 1..{NUM_SLOTS}, got {self.min_actions}")
 
 
 @dataclass
@@ -67,6 +83,7 @@ class _Utterance:
     instruction: str  # what a text model reads: the caption, or the ASR's transcript of the audio
     motion: np.ndarray  # (t f) normalised with the dataset's statistics
     length: int
+    clip: str
 
 
 def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
@@ -79,20 +96,87 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
     return audio.astype(np.float32)
 
 
-def _load_utterances(data: Path, config: EvalConfig) -> list[_Utterance]:
+def _respeaker(config: EvalConfig):
+    """(utterance index, text) -> (audio, speaker id): a voice of config.respeak's engine drawn per index and seed."""
+    from training.data.tts import synthesize
+    from training.data.voices import voice_pool
+
+    voices = [v for v in voice_pool() if v.engine == config.respeak]
+
+    def speak(index: int, text: str) -> tuple[np.ndarray, str]:
+        voice = voices[int(np.random.default_rng([config.seed, index, 2]).integers(len(voices)))]
+        return synthesize(text, voice), voice.speaker_id
+
+    return speak
+
+
+def _clip_actions(data: Path):
+    """clip -> the actions its record (records/CLIP.json of the corpus) lists, in order."""
+    from functools import cache
+
+    from training.data.spec import ActionSpec
+
+    folder = data / "records"
+    if not folder.is_dir():
+        raise InputError(f"{folder} not found: selecting clips by their actions needs the built-in corpus's records "
+                         "(`a2m data corpus`)")
+
+    @cache
+    def actions(clip: str) -> tuple[ActionSpec, ...]:
+        path = folder / f"{clip}.json"
+        try:
+            return tuple(ActionSpec(**a) for a in json.loads(path.read_text())["actions"])
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from None
+
+    return actions
+
+
+def _order_captions(data: Path, utterances: list[_Utterance]) -> tuple[np.ndarray, list[str], list[str]]:
+    """The utterances whose actions read differently reversed (rows), and the fixed-wording caption
+    (training.data.captions.plain_caption) of each one's actions in order and reversed."""
+    from training.data.captions import plain_caption
+
+    actions = _clip_actions(data)
+    pairs = [(plain_caption(list(actions(u.clip))), plain_caption(list(actions(u.clip))[::-1])) for u in utterances]
+    rows = np.array([row for row, (a, b) in enumerate(pairs) if a != b], dtype=np.int64)
+    return rows, [pairs[r][0] for r in rows], [pairs[r][1] for r in rows]
+
+
+def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> tuple[list[_Utterance], dict | None]:
+    """The selected utterances (degraded as the config asks), and what re-speaking them used (None without)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
     from training.stage_data import Utterances
 
     dataset = Utterances(data, config.split, random_crop=False, styles=config.styles, engines=config.engines)
     order = np.arange(len(dataset))
+    if config.min_actions > 1:
+        actions = _clip_actions(data)
+        order = order[[len(actions(dataset.dataset.entries[i].clip)) >= config.min_actions for i in order]]
     if config.limit is not None and config.limit < len(order):
-        order = np.sort(np.random.default_rng(config.seed).choice(len(order), config.limit, replace=False))
+        order = np.sort(np.random.default_rng(config.seed).choice(order, config.limit, replace=False))
     utterances = []
     for index in order:
         item = dataset[int(index)]
         length = int(item["length"])
-        utterances.append(_Utterance(_degrade(item["audio"].numpy(), config, int(index)), item["caption"],
-                                     item["text"], item["caption"], item["motion"][:length].numpy(), length))
-    return utterances
+        utterances.append(_Utterance(item["audio"].numpy(), item["caption"], item["text"], item["caption"],
+                                     item["motion"][:length].numpy(), length, item["clip"]))
+    respoken = None
+    if config.respeak:
+        speak = _respeaker(config)
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # the synthesizer is a subprocess
+            jobs = pool.map(speak, [int(i) for i in order], [u.spoken for u in utterances])
+            spoken = list(tqdm(jobs, total=len(utterances), desc=f"speaking ({config.respeak})", disable=not progress))
+        for u, (audio, _) in zip(utterances, spoken):
+            u.audio = audio
+        speakers = Counter(speaker for _, speaker in spoken)
+        respoken = {"engine": config.respeak, "speakers": dict(sorted(speakers.items()))}
+    for index, u in zip(order, utterances):
+        u.audio = _degrade(u.audio, config, int(index))
+    return utterances, respoken
 
 
 def multimodality_conditions(num_utterances: int, num_conditions: int, seed: int, repeat: int) -> np.ndarray:
@@ -159,10 +243,7 @@ class _Generator:
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
             out = generate_from_condition(model, cond, cond_valid, lengths, noise, **options)
         else:
-            audio_lens = torch.tensor([len(u.audio) for u in batch])
-            audio = torch.zeros(len(batch), int(audio_lens.max()))
-            for row, u in enumerate(batch):
-                audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
+            audio, audio_lens = _padded_audio(batch)
             if self.graphs is None:
                 out = generate(model, audio, audio_lens, lengths, noise, **options)
             else:  # graph (b) returns features already in model units (raw, when the model has statistics)
@@ -175,6 +256,25 @@ class _Generator:
             raw = raw * model_std + model_mean
         features = (raw - data_mean) / data_std  # (b t f) in the data's units
         return [features[row, :int(out.lengths[row])].numpy() for row in range(len(batch))]
+
+    @torch.no_grad()
+    def predicted_frames(self, batch: list[_Utterance]) -> np.ndarray:
+        """The motion length (frames) the model's length predictor gives each utterance (eager PyTorch)."""
+        model = self.model
+        if model.config.condition_input == "text":
+            cond, cond_valid = model.encode_text([u.instruction for u in batch])
+        else:
+            cond, cond_valid = model.encode_audio(*_padded_audio(batch))
+        return (model.length_predictor.predict(cond, cond_valid) * model.config.rvq_vae.downsample).numpy()
+
+
+def _padded_audio(batch: list[_Utterance]) -> tuple[torch.Tensor, torch.Tensor]:
+    """audio (b s) zero-padded, audio_lens (b)."""
+    audio_lens = torch.tensor([len(u.audio) for u in batch])
+    audio = torch.zeros(len(batch), int(audio_lens.max()))
+    for row, u in enumerate(batch):
+        audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
+    return audio, audio_lens
 
 
 def _onnx_graphs(model, model_dir: str | Path, onnx_dir: Path, config: EvalConfig):
@@ -224,7 +324,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     if config.asr and model.config.condition_input != "text":
         raise InputError(f"the cascade (--asr) feeds transcripts to a text-conditioned model; {model_dir} is an "
                          "audio model")
-    utterances = _load_utterances(data, config)
+    utterances, respoken = _load_utterances(data, config, progress)
     if len(utterances) < config.batch_size:
         raise InputError(f"split {config.split!r} of {data} has {len(utterances)} utterances; R-precision needs "
                          f"at least {config.batch_size}")
@@ -236,6 +336,18 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
     real = _embed_motion(evaluator, [u.motion for u in utterances])
+    order_rows = order_text = None
+    if config.min_actions > 1:  # every clip has several actions: is the motion closer to them in order than reversed?
+        order_rows, *texts = _order_captions(data, utterances)
+        if not len(order_rows):
+            raise InputError(f"no clip of {len(utterances)} utterances has actions that read differently reversed")
+        with torch.no_grad():
+            order_text = [evaluator.embed_text(t).numpy() for t in texts]
+    batches = [utterances[start:start + config.batch_size] for start in range(0, len(utterances), config.batch_size)]
+    predicted = np.concatenate([generator.predicted_frames(batch) for batch in batches])
+    true = np.array([u.length for u in utterances])
+    lengths = {"true_s": float(true.mean() / model.config.fps), "predicted_s": float(predicted.mean() / model.config.fps),
+               "ratio": float(np.mean(predicted / true))}
     values: dict[str, list[float]] = {}
     bar = tqdm(total=config.repeats, desc="eval repeats", disable=not progress)
     for repeat in range(config.repeats):
@@ -254,6 +366,9 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
                   "diversity": diversity(gen, rng, min(300, len(gen))),
                   "real_r_top1": real_top[0], "real_r_top2": real_top[1], "real_r_top3": real_top[2],
                   "real_mm_dist": matching_score(text, real), "real_diversity": diversity(real, rng, min(300, len(real)))}
+        if order_text is not None:
+            sample["order_acc"] = order_accuracy(gen[order_rows], *order_text)
+            sample["real_order_acc"] = order_accuracy(real[order_rows], *order_text)
         if config.mm_conditions:
             per_condition = []
             mm_rows = multimodality_conditions(len(utterances), config.mm_conditions, config.seed, repeat)
@@ -270,13 +385,15 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     bar.close()
     return {"model": str(model_dir), "data": str(data), "evaluator": str(evaluator_dir), "config": asdict(config),
             "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
+            "respoken": respoken, "lengths": lengths,
             "generated_with": "PyTorch" if graphs is None else f"{graphs.describe()} export {onnx_dir}",
             "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
 
 
 _ROWS = (("r_top1", "R-prec top-1 ↑"), ("r_top2", "R-prec top-2 ↑"), ("r_top3", "R-prec top-3 ↑"), ("fid", "FID ↓"),
-         ("mm_dist", "MM-Dist ↓"), ("diversity", "Diversity →"), ("multimodality", "MultiModality ↑"))
+         ("mm_dist", "MM-Dist ↓"), ("diversity", "Diversity →"), ("multimodality", "MultiModality ↑"),
+         ("order_acc", "Order: closer to the actions in order than reversed ↑"))
 
 
 def _cell(estimate: dict) -> str:
@@ -290,6 +407,11 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
     metrics = result["metrics"]
     config = result["config"]
     conditions = [f"split {config['split']}", f"{result['num_utterances']} utterances", f"{config['repeats']} repeats"]
+    if config["min_actions"] > 1:
+        conditions.append(f"clips of {config['min_actions']} or more actions")
+    respoken = result.get("respoken")
+    if respoken:
+        conditions.append(f"every utterance re-spoken by {respoken['engine']} ({len(respoken['speakers'])} voices)")
     if config["noise_snr_db"] is not None:
         conditions.append(f"white noise at {config['noise_snr_db']:g} dB SNR")
     if config["resample_from_hz"] is not None:
@@ -298,14 +420,16 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
     conditions.append(f"{d['num_iters']} decoding iterations, guidance {d['cfg_scale']:g} / {d['res_cfg_scale']:g} "
                       f"(residual)")
     cascade = result.get("cascade")
+    lengths = result["lengths"]
     condition = f"{result['condition_input']} condition"
     if cascade:
         condition = (f"cascade: {cascade['asr']} ASR (word error rate {cascade['word_error_rate']:.3f}, nothing heard "
                      f"in {cascade['nothing_heard']}) -> text model")
     lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
              f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
-             f"{condition}; ground-truth lengths; generated with {result.get('generated_with', 'PyTorch')}, "
-             f"{result['samples_per_s']:.2f} samples/s here.", "",
+             f"{condition}; ground-truth lengths (the length predictor's: {lengths['predicted_s']:.2f} s on "
+             f"average where the clips last {lengths['true_s']:.2f} s, ratio {lengths['ratio']:.2f}); generated with "
+             f"{result.get('generated_with', 'PyTorch')}, {result['samples_per_s']:.2f} samples/s here.", "",
              "| metric | generated | real motion |", "|---|---|---|"]
     for key, name in _ROWS:
         if key in metrics:

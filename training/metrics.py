@@ -57,6 +57,16 @@ def matching_score(text: np.ndarray, motion: np.ndarray) -> float:
     return float(np.linalg.norm(text - motion, axis=1).mean())
 
 
+def order_accuracy(motion: np.ndarray, in_order: np.ndarray, reversed_: np.ndarray) -> float:
+    """Share of motions closer to the caption of their actions in order than to the same words reversed.
+
+    motion, in_order, reversed_: (n d) paired row by row; 0.5 is what an order-blind model scores.
+    """
+    _check_pairs(in_order, motion)
+    _check_pairs(reversed_, motion)
+    return float((np.linalg.norm(in_order - motion, axis=1) < np.linalg.norm(reversed_ - motion, axis=1)).mean())
+
+
 def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
     """FID between Gaussian fits (mean, covariance) of two sets of embeddings (n d), (m d)."""
     if real.ndim != 2 or generated.ndim != 2 or real.shape[1] != generated.shape[1] or min(len(real), len(generated)) < 2:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from training.data.captions import TEMPLATES, Caption, describe_many, read_texts, tag_tokens, verb_phrase, write_texts
+from training.data.captions import (TEMPLATES, Caption, describe_many, plain_caption, read_texts, tag_tokens, verb_phrase,
+                                    write_texts)
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 
 
@@ -39,6 +40,13 @@ def test_three_action_captions_inflect_each_verb():
         assert len(verbs) >= 3, c.text  # one verb phrase per action at least
         first_verb = c.text.split()[2] if c.text.split()[0] in ("a", "the") else c.text.split()[1]
         assert first_verb.endswith("s"), c.text  # third person after the subject
+
+
+def test_plain_caption_of_the_reversed_actions_differs_only_in_order():
+    specs = [ActionSpec("walk", direction="forward", count=4), ActionSpec("wave", side="right", count=2)]
+    assert plain_caption(specs) == "a person walks forward and then waves their right hand twice."
+    assert plain_caption(specs[::-1]) == "a person waves their right hand twice and then walks forward."
+    tag_tokens(plain_caption(specs))  # every word is in the caption lexicon
 
 
 def test_texts_file_round_trip_matches_humanml3d_format(tmp_path):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from a2m_core.errors import InputError
@@ -31,6 +33,9 @@ def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
     report, data = write_report(result, tmp_path / "report.md", "a2m eval ...")
     assert "| FID ↓ |" in report.read_text() and "10 dB SNR" in report.read_text()
     assert "4 decoding iterations, guidance 4 / 1 (residual)" in report.read_text()
+    lengths = result["lengths"]  # the length predictor against the clips' own lengths
+    assert lengths["true_s"] >= 2.0 and 0 < lengths["predicted_s"] <= 9.8 and lengths["ratio"] > 0
+    assert f"the length predictor's: {lengths['predicted_s']:.2f} s on average" in report.read_text()
     assert json.loads(data.read_text())["metrics"]["fid"]["mean"] == pytest.approx(metrics["fid"]["mean"])
 
 
@@ -109,3 +114,65 @@ def test_eval_through_the_float_export_matches_pytorch(tiny_corpus, tmp_path):
     other = EvalConfig(split="train", repeats=1, batch_size=4, mm_conditions=0)
     with pytest.raises(InputError, match="exported with"):
         evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", other, progress=False, onnx_dir=tmp_path / "onnx")
+
+
+def test_min_actions_keeps_the_multi_action_clips(tiny_corpus):
+    from training.evaluate import _load_utterances, _order_captions
+
+    records = {p.stem: json.loads(p.read_text()) for p in (tiny_corpus / "records").glob("*.json")}
+    every, _ = _load_utterances(tiny_corpus, EvalConfig(split="train", batch_size=2))
+    multi, respoken = _load_utterances(tiny_corpus, EvalConfig(split="train", batch_size=2, min_actions=2))
+    wanted = [u.caption for u in every if len(next(r for r in records.values() if u.caption in r["captions"])
+                                              ["actions"]) >= 2]
+    assert respoken is None and 0 < len(multi) < len(every) and [u.caption for u in multi] == wanted
+    rows, in_order, reversed_ = _order_captions(tiny_corpus, multi)
+    assert 0 < len(rows) == len(in_order) == len(reversed_) <= len(multi)
+    assert all(a != b and sorted(a[:-1].split()) == sorted(b[:-1].split()) for a, b in zip(in_order, reversed_))
+    with pytest.raises(InputError, match="min_actions"):
+        EvalConfig(min_actions=4)
+    with pytest.raises(InputError, match="re-speak"):
+        EvalConfig(respeak="espeak-ng")
+
+
+@pytest.mark.slow
+def test_respeak_speaks_the_same_utterances_with_festival_voices(tiny_corpus, tmp_path):
+    """The engine-disjoint evaluation: the same subset, the same words and motions, new festival audio;
+    the voice of each utterance is fixed by its index and the seed."""
+    from training.evaluate import _load_utterances
+
+    config = EvalConfig(split="train", batch_size=2, limit=4, repeats=1, mm_conditions=0,
+                        decoding=DecodingConfig(num_iters=2, res_cfg_scale=1))
+    festival = replace(config, respeak="festival")
+    original, _ = _load_utterances(tiny_corpus, config)
+    respoken, used = _load_utterances(tiny_corpus, festival)
+    assert [u.spoken for u in respoken] == [u.spoken for u in original]
+    assert all((u.motion == v.motion).all() for u, v in zip(respoken, original))
+    assert all(len(u.audio) != len(v.audio) or (u.audio != v.audio).any() for u, v in zip(respoken, original))
+    assert used["engine"] == "festival" and sum(used["speakers"].values()) == 4
+    assert all(s.startswith("festival:") for s in used["speakers"])
+
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
+    model.save(tmp_path / "model")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", festival, progress=False)
+    assert result["respoken"] == used and result["config"]["respeak"] == "festival"
+    assert "order_acc" not in result["metrics"]
+    report, _ = write_report(result, tmp_path / "festival.md", "a2m eval --respeak festival ...")
+    assert f"re-spoken by festival ({len(used['speakers'])} voices)" in report.read_text()
+
+
+@pytest.mark.slow
+def test_multi_action_eval_reports_order_accuracy(tiny_corpus, tmp_path):
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
+    model.save(tmp_path / "model")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    config = EvalConfig(split="train", batch_size=2, repeats=2, mm_conditions=0, min_actions=2,
+                        decoding=DecodingConfig(num_iters=2, res_cfg_scale=1))
+    result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
+    for key in ("order_acc", "real_order_acc"):
+        assert result["metrics"][key]["repeats"] == 2 and 0 <= result["metrics"][key]["mean"] <= 1
+    report, _ = write_report(result, tmp_path / "multi.md", "a2m eval --min-actions 2 ...")
+    text = report.read_text()
+    assert "clips of 2 or more actions" in text and "| Order: closer to the actions in order than reversed ↑ |" in text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, r_precision,
-                              word_error_rate)
+from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, order_accuracy,
+                              r_precision, word_error_rate)
 
 
 class ScriptedChoice:
@@ -39,6 +39,15 @@ def test_r_precision_needs_one_full_batch():
 
 def test_matching_score_is_the_mean_paired_distance():
     assert matching_score(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[3.0, 4.0], [1.0, 1.0]])) == pytest.approx(2.5)
+
+
+def test_order_accuracy_counts_motions_closer_to_the_caption_in_order():
+    motion = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    in_order = np.array([[0.1, 0.0], [0.0, 0.0], [0.0, 0.5]])
+    reversed_ = np.array([[1.0, 0.0], [1.0, 0.2], [0.0, 0.0]])
+    assert order_accuracy(motion, in_order, reversed_) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="paired"):
+        order_accuracy(motion, in_order[:2], reversed_)
 
 
 def test_frechet_distance_of_two_gaussian_fits():

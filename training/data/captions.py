@@ -248,6 +248,12 @@ def describe(specs: list[ActionSpec], rng: np.random.Generator) -> str:
     return re.sub(r" ,", ",", text) + "."
 
 
+def plain_caption(specs: list[ActionSpec]) -> str:
+    """A fixed wording of an action sequence, "a person walks forward and then waves with their right hand.":
+    every kind's first template, so that two orders of the same actions differ in nothing but the order."""
+    return "a person " + " and then ".join(_inflect(verb_phrase(spec, 0), "VBZ") for spec in specs) + "."
+
+
 def describe_many(specs: list[ActionSpec], num_captions: int, rng: np.random.Generator,
                   max_tries: int = 200) -> list[Caption]:
     """`num_captions` distinct captions of one sequence (fewer only if the grammar runs out)."""
