@@ -41,10 +41,11 @@ from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
 from a2m_core.paths import CHECKOUT, SHIPPED_MODEL_DIR  # relative retarget_map paths fall back to the checkout
-from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points, start_positions_by_name
+from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points
 from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
 from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
+from a2m_core.runtime.playback import Playback, RobotState
 from a2m_core.runtime.text_generator import TextGenerator, is_text_model
 from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, StreamEvent, UtteranceStream
 from a2m_ros.action import GenerateMotion
@@ -163,61 +164,6 @@ def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
     return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
 
 
-class Playback:
-    """The latest motion, played back in real time: the worker `start`s it, the playback timer asks `now`."""
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self._lock = threading.Lock()
-        self._current: tuple[object, float, float] | None = None  # (motion, duration s, start time)
-
-    def start(self, motion, duration_s: float) -> None:
-        with self._lock:
-            self._current = (motion, duration_s, time.monotonic())
-
-    def now(self):
-        """(motion, seconds into it) or None before the first motion."""
-        with self._lock:
-            current = self._current
-        if current is None:
-            return None
-        motion, _, start = current
-        return motion, (time.monotonic() - start) * self.rate
-
-    @property
-    def playing(self) -> bool:
-        with self._lock:
-            current = self._current
-        return current is not None and (time.monotonic() - current[2]) * self.rate < current[1]
-
-
-class RobotState:
-    """Latest position of each joint named on the robot's JointState topic (several publishers may each name some)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._latest: dict[str, tuple[float, float]] = {}  # name -> (position, time.monotonic() received)
-
-    def update(self, msg: JointState) -> None:
-        if len(msg.position) != len(msg.name):  # a velocity- or effort-only message
-            return
-        now = time.monotonic()
-        with self._lock:
-            self._latest.update((name, (position, now)) for name, position in zip(msg.name, msg.position))
-
-    def positions(self, joint_names: tuple[str, ...]) -> np.ndarray | None:
-        """Positions (n) of `joint_names` received in the last ROBOT_STATE_MAX_AGE_S, or None if any is missing.
-
-        InputError when one is NaN or infinite.
-        """
-        now = time.monotonic()
-        with self._lock:
-            fresh = {name: p for name, (p, t) in self._latest.items() if now - t <= ROBOT_STATE_MAX_AGE_S}
-        if any(name not in fresh for name in joint_names):
-            return None
-        return start_positions_by_name(list(fresh), list(fresh.values()), joint_names)
-
-
 @dataclass(frozen=True)
 class Robot:
     """The robot clips are retargeted onto; only the worker thread uses it (RobotModel holds pinocchio work data)."""
@@ -292,7 +238,7 @@ class MotionNode(Node):
             self._warm_up(pipeline)
         except InputError as exc:
             self._reject(0, str(exc))
-        self._robot_state = RobotState()
+        self._robot_state = RobotState(ROBOT_STATE_MAX_AGE_S)
         self._robot, self._robot_off = None, ""  # the robot, or why there is none although robot_urdf is set
         if self.cfg.robot_urdf:
             self._load_robot()
@@ -307,7 +253,8 @@ class MotionNode(Node):
         self.create_subscription(String, "instruction", self._on_instruction, 10)
         if self._robot is not None:
             # best effort matches the robot's publisher whichever reliability it uses
-            self.create_subscription(JointState, self.cfg.robot_state_topic, self._robot_state.update, qos_profile_sensor_data)
+            self.create_subscription(JointState, self.cfg.robot_state_topic,
+                                     lambda msg: self._robot_state.update(msg.name, msg.position), qos_profile_sensor_data)
         # every goal is accepted; _execute_goal checks it, so the reason reaches the caller in the result
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
