@@ -16,11 +16,10 @@ says why on `motion_status` and in its log, and goes on with the next utterance.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from a2m_core.paths import CHECKOUT, SHIPPED_MODEL_DIR  # relative retarget_map 
 from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points
 from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
 from a2m_core.runtime.interface import DecodingConfig
+from a2m_core.runtime.jobs import CONVERTING, Job, JobQueue
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.playback import Playback, RobotState
 from a2m_core.runtime.text_generator import TextGenerator, is_text_model
@@ -177,34 +177,6 @@ class Robot:
         return JointTrajectoryPoints(self.model.joint_names, rest, np.zeros_like(rest), np.array([0.0]))
 
 
-@dataclass
-class Job:
-    """One piece of work for the generation worker: an utterance or an action goal."""
-
-    utterance_id: int
-    audio: np.ndarray  # (n) float32 16 kHz; empty for a typed instruction
-    speech_end_time: float  # time.monotonic() when the end of speech (or the typed instruction) arrived
-    text: str = ""  # a typed instruction, for text-conditioned models
-    motion_s: float | None = None
-    truncated: bool = False
-    for_action: bool = False
-    # started at a short pause: generated at once, published only once `decided` is set and it is not cancelled
-    early: bool = False
-    queued: bool = False  # in the job queue (an early job finds it full: it waits for the decision instead)
-    decided: threading.Event = field(default_factory=threading.Event)
-    # every stage reached, in order (the worker appends; the action sends each as feedback, however brief)
-    stages: list[str] = field(default_factory=lambda: [GenerateMotion.Feedback.STAGE_QUEUED])
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    clip: MotionClip | None = None
-    generation_s: float = 0.0  # model + joint conversion, seconds
-    error: str = ""
-
-    def __post_init__(self):
-        if not self.early:
-            self.decided.set()
-
-
 class MotionNode(Node):
     """`on_clip(utterance_id, clip)`, when given, sees every clip published (the bringup renders them)."""
 
@@ -226,7 +198,6 @@ class MotionNode(Node):
         self._next_id = 1
         self._id_lock = threading.Lock()
         self._last_reject: dict[str, float] = {}
-        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.cfg.queue_size)
         self._pipeline: MotionPipeline | None = None
         self._playback = Playback(self.cfg.playback_rate)  # of MotionClip
         self._robot_playback = Playback(self.cfg.playback_rate)  # of JointTrajectoryPoints
@@ -259,8 +230,7 @@ class MotionNode(Node):
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
-        self._worker = threading.Thread(target=self._work, name="a2m-generation", daemon=True)
-        self._worker.start()
+        self._jobs = JobQueue(self.cfg.queue_size, self._generate, self._on_generating, self._on_generated)
         self.create_timer(0.05, self._play, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.stream.segmenter.vad.name})")
 
@@ -289,24 +259,17 @@ class MotionNode(Node):
             elif event.kind == EARLY:
                 job = Job(event.utterance_id, event.utterance.samples, event.speech_end_s, early=True)
                 self._early_jobs[job.utterance_id] = job
-                try:
-                    self._jobs.put_nowait(job)
-                    job.queued = True
-                except queue.Full:
-                    pass  # generated from the queue when it is kept (or rejected as busy then)
+                self._jobs.put(job)  # when full: put when kept (or rejected as busy then)
             elif event.kind == KEEP:
                 job = self._early_jobs.pop(event.utterance_id)
-                if job.queued:
+                if job.queued:  # generating or generated already
                     self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, "", len(job.audio))
-                    job.decided.set()
+                    job.decide(keep=True)
                 else:
-                    job.early = False
-                    job.decided.set()
-                    self._submit(job)
+                    self._submit(Job(job.utterance_id, job.audio, job.speech_end_time))
             elif event.kind == DROP:
                 job = self._early_jobs.pop(event.utterance_id)
-                job.cancelled.set()
-                job.decided.set()
+                job.decide(keep=False)
                 self.get_logger().debug(f"utterance {job.utterance_id}: early start discarded ({event.note})")
             elif event.kind == FINAL:
                 utterance = event.utterance
@@ -341,9 +304,7 @@ class MotionNode(Node):
     def _submit(self, job: Job) -> bool:
         note = (f"cut at max_utterance_s ({self.cfg.segmenter.max_utterance_s:g} s); the speech goes on in "
                 "the next utterance") if job.truncated else ""
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
+        if not self._jobs.put(job):
             dropped = f"{len(job.audio) / SAMPLE_RATE_HZ:.1f} s of audio dropped" if len(job.audio) else "dropped"
             self._reject(job.utterance_id, f"busy: {self.cfg.queue_size} utterance(s) already waiting (queue_size): "
                                            f"{dropped}; speak again when the avatar has moved"
@@ -354,42 +315,22 @@ class MotionNode(Node):
         self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
         return True
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                self._run(job)
-            finally:
-                job.done.set()
-                self._jobs.task_done()
+    def _on_generating(self, job: Job) -> None:
+        """The worker starts a job (a kept early job: once kept, its generation under way or done)."""
+        self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "started at the pause" if job.early else "",
+                     len(job.audio))
 
-    def _run(self, job: Job) -> None:
-        """Generate one job's clip; publish it unless it is for an action or was cancelled.
-
-        An early job is generated at once; its outcome (clip or error) is announced only once the
-        stream has kept it, and dropped silently when speech resumed.
-        """
-        if job.cancelled.is_set():
-            return
-        announced = job.decided.is_set()
-        if announced:
-            self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
-        self._generate(job)
-        job.decided.wait()
-        if job.cancelled.is_set() and job.early:
-            return
-        if not announced:
-            self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "started early", len(job.audio))
+    def _on_generated(self, job: Job) -> None:
+        """Publish a job's clip unless it is for an action or was cancelled; or say why there is none."""
         if job.error:
             self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
-            return
-        if not job.for_action and not job.cancelled.is_set():
+        elif not job.for_action and not job.cancelled.is_set():
             self._publish_clip(job)
 
     def _generate(self, job: Job) -> None:
         """Set job.clip, or job.error saying why not."""
         started = time.monotonic()
         try:
-            job.stages.append(GenerateMotion.Feedback.STAGE_GENERATING)
             pipeline = self._load_pipeline()
             seed = self.cfg.seed + job.utterance_id - 1
             if job.text:
@@ -397,7 +338,7 @@ class MotionNode(Node):
             else:
                 check_samples(job.audio, what="utterance")
                 features = pipeline.generator(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
-            job.stages.append(GenerateMotion.Feedback.STAGE_CONVERTING)
+            job.stages.append(CONVERTING)
             job.clip = pipeline.clip_from_features(features)
             job.generation_s = time.monotonic() - started
         except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
@@ -611,14 +552,11 @@ class MotionNode(Node):
     @property
     def idle(self) -> bool:
         """No utterance in the stream, the queue or the worker."""
-        return not self.stream.in_speech and self._jobs.unfinished_tasks == 0
+        return not self.stream.in_speech and self._jobs.idle
 
     def destroy_node(self) -> None:
         """Stop the worker after the job in hand (it is a daemon thread: never blocks exit)."""
-        try:
-            self._jobs.put_nowait(None)
-        except queue.Full:
-            pass
+        self._jobs.close()
         super().destroy_node()
 
 
