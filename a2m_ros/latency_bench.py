@@ -42,12 +42,12 @@ class LatencySample:
     utterances: int  # utterances the node made of the sentence: 1, unless it split it
 
 
-def speak(text: str, folder: Path) -> np.ndarray:
+def speak(text: str, folder: Path, voice: str = "en-us") -> np.ndarray:
     """espeak-ng speech as float32 mono 16 kHz."""
     if shutil.which("espeak-ng") is None:
         raise InputError("espeak-ng is not installed: run scripts/setup.sh (apt-get install espeak-ng)")
     path = folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
     return load_audio(path).samples
 
 

@@ -99,3 +99,15 @@ def test_ros_up_with_the_microphone_until_ctrl_c(ros_env, pulse, speech, tmp_pat
     finally:
         assert up.stop(signal.SIGINT, timeout_s=60) == 0, up.log()  # torch's teardown takes seconds on a busy box
     assert (tmp_path / "out" / "utterance_001.mp4").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_ros_soak_counts_utterances_in_and_out(ros_env):
+    """`a2m ros soak`: each instruction one DONE utterance; instructions run together are caught as a failure."""
+    run = a2m("ros", "soak", "--count", "4", "--preset", "tiny", env=ros_env)
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "instructions in: 4; utterances out: 4 (4 done, 0 rejected)" in run.stdout
+    # pauses shorter than hangover_s join instructions into one utterance: the soak must say so
+    run = a2m("ros", "soak", "--count", "3", "--min-pause-s", "0.1", "--max-pause-s", "0.15", "--preset", "tiny",
+              env=ros_env)
+    assert run.returncode == 1 and "soak FAILED" in run.stdout, run.stdout + run.stderr[-2000:]
