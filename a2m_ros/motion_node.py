@@ -1,16 +1,17 @@
 """motion_node: audio in, motion out.
 
 Subscribes to `audio` (AudioChunk, sensor-data QoS), cuts utterances on stream time with a VAD
-(a2m_core.runtime.utterance_stream: starting generation early at a short pause, keeping the
-result unless speech resumes), generates motion on a worker thread behind a bounded queue, and publishes `joint_trajectory` (the whole
-clip), `joint_states` and `skeleton_markers` (played back in real time) and `motion_status`
-(accepted / generating / done / rejected, per utterance). Serves the `generate_motion` action.
+(a2m_core.runtime.utterance_stream: generation starts at a short pause and its result is kept
+unless speech resumes), generates motion on a worker thread behind a bounded queue
+(a2m_core.runtime.jobs), and publishes `joint_trajectory` (the whole clip), `joint_states` and
+`skeleton_markers` (played back in real time) and `motion_status` (accepted / generating /
+done / rejected, per utterance). Serves the `generate_motion` action.
 With `robot_urdf` set, the worker also retargets each published clip onto that robot and sends
 `robot/joint_trajectory` (for a joint_trajectory_controller, starting from the robot's state on
 `robot_state_topic` when it is known) and plays it back on `robot/joint_states`.
 
-Everything that is not ROS (resampling, VAD, generation, joint angles) is in a2m_core; this
-node converts messages, holds parameters and schedules work. Bad input never stops it: it
+Everything that is not ROS (resampling, VAD, utterance stream, job queue, playback, generation,
+joint angles) is in a2m_core; this node converts messages, holds parameters and callbacks. Bad input never stops it: it
 says why on `motion_status` and in its log, and goes on with the next utterance.
 """
 
@@ -213,6 +214,7 @@ class MotionNode(Node):
         self._robot, self._robot_off = None, ""  # the robot, or why there is none although robot_urdf is set
         if self.cfg.robot_urdf:
             self._load_robot()
+        self._jobs = JobQueue(self.cfg.queue_size, self._generate, self._on_generating, self._on_generated)
         # Sensor-data QoS (best effort, so it matches any microphone), with a deeper reader queue
         # than its 5: chunks wait there rather than being dropped while generation holds the GIL.
         audio_qos = QoSProfile(depth=AUDIO_QUEUE_DEPTH, reliability=qos_profile_sensor_data.reliability,
@@ -230,7 +232,6 @@ class MotionNode(Node):
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
-        self._jobs = JobQueue(self.cfg.queue_size, self._generate, self._on_generating, self._on_generated)
         self.create_timer(0.05, self._play, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.stream.segmenter.vad.name})")
 
@@ -316,7 +317,7 @@ class MotionNode(Node):
         return True
 
     def _on_generating(self, job: Job) -> None:
-        """The worker starts a job (a kept early job: once kept, its generation under way or done)."""
+        """The worker starts a job; a kept early job is reported once kept, its generation under way or done."""
         self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "started at the pause" if job.early else "",
                      len(job.audio))
 

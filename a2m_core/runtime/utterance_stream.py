@@ -78,8 +78,7 @@ class UtteranceStream:
         self._last_arrival_s, self._quiet_ticks = arrival_s, 0
         events = self._decide(self.segmenter.push(samples))
         early = self._early
-        if early is not None and (not self.segmenter.in_speech
-                                  or self.segmenter.last_speech_end != early.utterance.speech_end):
+        if early is not None and self.segmenter.last_speech_end != early.utterance.speech_end:  # speech resumed
             events.append(StreamEvent(DROP, early.utterance_id, note="speech resumed after the pause"))
             self._early = None
         return events
