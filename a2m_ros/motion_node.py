@@ -40,14 +40,14 @@ from a2m_core.audio.vad import BACKENDS as VAD_BACKENDS
 from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
-from a2m_core.paths import CHECKOUT, SHIPPED_MODEL_DIR  # relative retarget_map paths fall back to the checkout
+from a2m_core.paths import CHECKOUT  # relative retarget_map paths fall back to the checkout
 from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points
-from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
+from a2m_core.runtime.backends import BACKENDS, load_model_generator, model_to_load
 from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.jobs import CONVERTING, Job, JobQueue
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.playback import Playback, RobotState
-from a2m_core.runtime.text_generator import TextGenerator, is_text_model
+from a2m_core.runtime.text_generator import TextGenerator
 from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, StreamEvent, UtteranceStream
 from a2m_ros.action import GenerateMotion
 from a2m_ros.messages import (
@@ -149,20 +149,6 @@ def declare_config(node: Node) -> MotionNodeConfig:
         robot_state_topic=declare(node, "robot_state_topic", "/joint_states", "The robot's sensor_msgs/JointState "
                                   "topic; its latest positions start each robot trajectory"),
     )
-
-
-def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
-    """The model folder the node loads (see the model_path and model_preset parameters), and how to name it in the log."""
-    if model_path:
-        if not Path(model_path).is_dir():
-            raise InputError(f"model folder not found: {model_path}; expected a folder with config.json and "
-                             "model.safetensors (a2m train writes one), or leave model_path empty for the shipped model")
-        return Path(model_path), model_path
-    if not model_preset and SHIPPED_MODEL_DIR.is_dir():
-        return SHIPPED_MODEL_DIR, f"the shipped model {SHIPPED_MODEL_DIR}"
-    preset = model_preset or "paper"
-    why = "model_preset is set" if model_preset else f"{SHIPPED_MODEL_DIR} is absent"
-    return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
 
 
 @dataclass(frozen=True)
@@ -353,10 +339,7 @@ class MotionNode(Node):
             cfg = self.cfg
             try:
                 model_dir, what = model_to_load(cfg.model_path, cfg.model_preset)
-                if is_text_model(model_dir):
-                    generator = TextGenerator.from_dir(model_dir, cfg.decoding, cfg.device)
-                else:
-                    generator = load_generator(cfg.backend, model_dir=model_dir, decoding=cfg.decoding, device=cfg.device)
+                generator = load_model_generator(cfg.backend, model_dir, cfg.decoding, cfg.device)
             except Exception as exc:
                 raise InputError(f"model not loaded: {exc}") from exc
             self._pipeline = MotionPipeline(generator, cfg.joint_prefix)
