@@ -181,6 +181,49 @@ def ros_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _soak(args: argparse.Namespace) -> int:
+    """`a2m ros soak`: many spoken instructions through audio_file_node and motion_node; 0 when in = out."""
+    if args.count < 1 or not 0 < args.min_pause_s <= args.max_pause_s:
+        raise InputError(f"need --count >= 1 and 0 < --min-pause-s <= --max-pause-s, got {args.count}, "
+                         f"{args.min_pause_s}, {args.max_pause_s}")
+    try:
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+    except ModuleNotFoundError as exc:
+        raise InputError(f"ROS 2 is not installed ({exc.name} missing): run scripts/setup.sh") from None
+    from a2m_core.audio.io import save_wav
+    from a2m_ros.audio_file_node import AudioFileNode
+    from a2m_ros.motion_node import MotionNode
+    from a2m_ros.soak import StatusLog, finished, rss_mb, soak_plan, soak_report
+
+    with tempfile.TemporaryDirectory(prefix="a2m-ros-soak-") as tmp:
+        plan = soak_plan(args.count, args.seed, (args.min_pause_s, args.max_pause_s), Path(tmp))
+        args.audio_file, args.mic_device = Path(tmp) / "soak.wav", None
+        save_wav(args.audio_file, plan.samples)
+        print(f"soak: {args.count} instructions, {len(plan.samples) / 16000:.0f} s of audio", flush=True)
+        overrides = _overrides_file(args, Path(tmp))
+        rclpy.init(args=["a2m", "--ros-args", "--params-file", str(args.params), "--params-file", str(overrides)])
+        nodes = []
+        try:
+            motion = MotionNode()
+            nodes += [motion, StatusLog(), AudioFileNode()]
+            rss_start = rss_mb()
+            executor = MultiThreadedExecutor(num_threads=4)
+            for node in nodes:
+                executor.add_node(node)
+            executor.spin_until_future_complete(nodes[2].finished)
+            deadline = time.monotonic() + args.wait_s
+            while not (motion.idle and finished(nodes[1].snapshot())) and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.1)
+            report = soak_report(plan, nodes[1].snapshot(), rss_start)
+        finally:
+            for node in reversed(nodes):
+                node.destroy_node()
+            rclpy.try_shutdown()
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ros", help="run the ROS 2 nodes (bringup without ros2 launch)",
                                    description="ROS 2 bringup for machines without `ros2 launch`.")
@@ -228,4 +271,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto, the fastest that "
                      "loads here: tensorrt on cuda, else onnxruntime, else torch; the node logs its choice)")
     bench.set_defaults(func=ros_bench)
+
+    soak = commands.add_parser(
+        "soak", help="many spoken instructions through the nodes: utterances in = utterances out",
+        description="Join --count espeak-ng instructions (voices and sentences cycling) with pauses drawn from "
+        "[--min-pause-s, --max-pause-s] into one recording, play it in real time through audio_file_node into "
+        "motion_node (one process, over DDS), and check that each instruction came out as one DONE utterance "
+        "with its audio length; prints the motion node's RSS before and after. Exit 1 when any check fails.")
+    soak.add_argument("--count", type=int, default=200, help="instructions (default: 200)")
+    soak.add_argument("--seed", type=int, default=0, help="seed of the pauses (default: 0)")
+    soak.add_argument("--min-pause-s", type=float, default=0.8, help="shortest pause; below hangover_s (0.5 s) "
+                      "plus the VAD's slack two instructions are one utterance by design (default: 0.8)")
+    soak.add_argument("--max-pause-s", type=float, default=3.0, help="longest pause (default: 3.0)")
+    soak.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="parameter file (default: config/a2m.yaml)")
+    soak.add_argument("--model", metavar="DIR", help="model folder (default: the shipped models/default)")
+    soak.add_argument("--preset", choices=("paper", "edge", "tiny"), help="a random model of this architecture instead")
+    soak.add_argument("--device", help="device: cpu, cuda, cuda:N (default: cpu)")
+    soak.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
+    soak.add_argument("--wait-s", type=float, default=120.0, help="longest wait for the last answers after the "
+                      "recording ends (default: 120)")
+    soak.set_defaults(func=_soak)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)

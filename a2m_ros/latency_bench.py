@@ -39,14 +39,15 @@ class LatencySample:
     latency_s: float  # end of speech (sent) -> trajectory (received)
     node_latency_s: float  # as the node reports it on motion_status
     motion_s: float
+    utterances: int  # utterances the node made of the sentence: 1, unless it split it
 
 
-def speak(text: str, folder: Path) -> np.ndarray:
+def speak(text: str, folder: Path, voice: str = "en-us") -> np.ndarray:
     """espeak-ng speech as float32 mono 16 kHz."""
     if shutil.which("espeak-ng") is None:
         raise InputError("espeak-ng is not installed: run scripts/setup.sh (apt-get install espeak-ng)")
     path = folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
     return load_audio(path).samples
 
 
@@ -61,16 +62,26 @@ class LatencyProbe(Node):
         self.arrived = threading.Event()
         self.arrival_time = 0.0
         self.statuses: list[MotionStatus] = []
+        self.status_came = threading.Condition()
         self.create_subscription(JointTrajectory, "joint_trajectory", self._on_trajectory, reliable)
-        self.create_subscription(MotionStatus, "motion_status", self.statuses.append,
+        self.create_subscription(MotionStatus, "motion_status", self._on_status,
                                  QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+
+    def _on_status(self, msg: MotionStatus) -> None:
+        with self.status_came:
+            self.statuses.append(msg)
+            self.status_came.notify_all()
 
     def _on_trajectory(self, _msg: JointTrajectory) -> None:
         self.arrival_time = time.monotonic()
         self.arrived.set()
 
     def send_and_time(self, speech: np.ndarray, silence_s: float, timeout_s: float) -> float:
-        """Publish 0.3 s silence + speech + silence in real time; seconds from end of speech to the trajectory."""
+        """Publish 0.3 s silence + speech + silence in real time; seconds from end of speech to the trajectory.
+
+        All of the silence is sent even when the answer comes sooner, so that a node that split the
+        speech shows it (two utterances) rather than leaving the rest unsent.
+        """
         self.arrived.clear()
         loud = np.flatnonzero(np.abs(speech) > 0.01)
         lead = int(0.3 * SAMPLE_RATE_HZ)
@@ -82,8 +93,6 @@ class LatencyProbe(Node):
             self.audio_pub.publish(audio_chunk(stream[i:i + self.chunk_len], SAMPLE_RATE_HZ, Header()))
             if end_sent is None and i + self.chunk_len >= speech_end:
                 end_sent = time.monotonic()
-            if self.arrived.is_set():
-                break
         if not self.arrived.wait(timeout_s):
             raise RuntimeError(f"no trajectory {timeout_s:g} s after the end of speech; "
                                f"statuses: {[(s.utterance_id, s.state, s.reason) for s in self.statuses[-5:]]}")
@@ -92,11 +101,12 @@ class LatencyProbe(Node):
 
 def summarise(samples: list[LatencySample]) -> str:
     lat = [s.latency_s * 1000 for s in samples]
-    lines = [f"{'sentence':48s} {'speech s':>8s} {'motion s':>8s} {'latency ms':>10s} {'node ms':>8s}"]
-    lines += [f"{s.sentence[:48]:48s} {s.speech_s:8.2f} {s.motion_s:8.2f} {s.latency_s * 1000:10.0f} "
+    lines = [f"{'sentence':48s} {'speech s':>8s} {'motion s':>8s} {'utts':>4s} {'latency ms':>10s} {'node ms':>8s}"]
+    lines += [f"{s.sentence[:48]:48s} {s.speech_s:8.2f} {s.motion_s:8.2f} {s.utterances:4d} {s.latency_s * 1000:10.0f} "
               f"{s.node_latency_s * 1000:8.0f}" for s in samples]
-    lines.append(f"end of speech -> trajectory: median {statistics.median(lat):.0f} ms, min {min(lat):.0f} ms, "
-                 f"max {max(lat):.0f} ms over {len(lat)} utterances")
+    p95 = statistics.quantiles(lat, n=20, method="inclusive")[-1] if len(lat) > 1 else lat[0]
+    lines.append(f"end of speech -> trajectory: median {statistics.median(lat):.0f} ms, p95 {p95:.0f} ms, "
+                 f"min {min(lat):.0f} ms, max {max(lat):.0f} ms over {len(lat)} utterances")
     return "\n".join(lines)
 
 
@@ -105,6 +115,14 @@ def run_latency_bench(executor, probe: LatencyProbe, runs: int, silence_s: float
     """Spin `executor` (holding the motion node and the probe) while timing `runs` utterances."""
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
+    try:
+        return _time_utterances(probe, runs, silence_s, timeout_s)
+    finally:  # stop spinning before the caller destroys the nodes: rclpy aborts on nodes torn down mid-spin
+        executor.shutdown(timeout_sec=10)
+        spinner.join(10)
+
+
+def _time_utterances(probe: LatencyProbe, runs: int, silence_s: float, timeout_s: float) -> list[LatencySample]:
     deadline = time.monotonic() + 30
     while probe.audio_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -116,8 +134,13 @@ def run_latency_bench(executor, probe: LatencyProbe, runs: int, silence_s: float
             speech = speak(sentence, Path(tmp))
             seen = len(probe.statuses)
             latency = probe.send_and_time(speech, silence_s, timeout_s)
-            time.sleep(0.2)
-            done = [s for s in probe.statuses[seen:] if s.state == MotionStatus.STATE_DONE]
+            with probe.status_came:  # the trajectory and its DONE status travel on two topics: either comes first
+                probe.status_came.wait_for(lambda: any(s.state == MotionStatus.STATE_DONE
+                                                       for s in probe.statuses[seen:]), timeout_s)
+            statuses = probe.statuses[seen:]
+            done = [s for s in statuses if s.state == MotionStatus.STATE_DONE]
             node_latency, motion_s = (done[-1].latency_s, done[-1].motion_s) if done else (float("nan"),) * 2
-            samples.append(LatencySample(sentence, len(speech) / SAMPLE_RATE_HZ, latency, node_latency, motion_s))
+            utterances = len({s.utterance_id for s in statuses if s.state == MotionStatus.STATE_ACCEPTED})
+            samples.append(LatencySample(sentence, len(speech) / SAMPLE_RATE_HZ, latency, node_latency, motion_s,
+                                         utterances))
     return samples

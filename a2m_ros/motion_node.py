@@ -1,26 +1,26 @@
 """motion_node: audio in, motion out.
 
-Subscribes to `audio` (AudioChunk, sensor-data QoS), cuts utterances with a VAD, generates
-motion on a worker thread behind a bounded queue, and publishes `joint_trajectory` (the whole
-clip), `joint_states` and `skeleton_markers` (played back in real time) and `motion_status`
-(accepted / generating / done / rejected, per utterance). Serves the `generate_motion` action.
+Subscribes to `audio` (AudioChunk, sensor-data QoS), cuts utterances on stream time with a VAD
+(a2m_core.runtime.utterance_stream: generation starts at a short pause and its result is kept
+unless speech resumes), generates motion on a worker thread behind a bounded queue
+(a2m_core.runtime.jobs), and publishes `joint_trajectory` (the whole clip), `joint_states` and
+`skeleton_markers` (played back in real time) and `motion_status` (accepted / generating /
+done / rejected, per utterance). Serves the `generate_motion` action.
 With `robot_urdf` set, the worker also retargets each published clip onto that robot and sends
 `robot/joint_trajectory` (for a joint_trajectory_controller, starting from the robot's state on
 `robot_state_topic` when it is known) and plays it back on `robot/joint_states`.
 
-Everything that is not ROS (resampling, VAD, generation, joint angles) is in a2m_core; this
-node converts messages, holds parameters and schedules work. Bad input never stops it: it
+Everything that is not ROS (resampling, VAD, utterance stream, job queue, playback, generation,
+joint angles) is in a2m_core; this node converts messages, holds parameters and callbacks. Bad input never stops it: it
 says why on `motion_status` and in its log, and goes on with the next utterance.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,12 +40,15 @@ from a2m_core.audio.vad import BACKENDS as VAD_BACKENDS
 from a2m_core.audio.vad import make_vad
 from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
-from a2m_core.paths import CHECKOUT, SHIPPED_MODEL_DIR  # relative retarget_map paths fall back to the checkout
-from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points, start_positions_by_name
-from a2m_core.runtime.backends import BACKENDS, load_generator, preset_model_dir
+from a2m_core.paths import CHECKOUT  # relative retarget_map paths fall back to the checkout
+from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points
+from a2m_core.runtime.backends import BACKENDS, load_model_generator, model_to_load
 from a2m_core.runtime.interface import DecodingConfig
+from a2m_core.runtime.jobs import CONVERTING, Job, JobQueue
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
-from a2m_core.runtime.text_generator import TextGenerator, is_text_model
+from a2m_core.runtime.playback import Playback, RobotState
+from a2m_core.runtime.text_generator import TextGenerator
+from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, StreamEvent, UtteranceStream
 from a2m_ros.action import GenerateMotion
 from a2m_ros.messages import (
     chunk_samples, joint_state, joint_trajectory, robot_joint_trajectory, skeleton_markers, status_marker,
@@ -61,7 +64,7 @@ MODEL_PRESETS = ("", "paper", "edge", "tiny")  # "": no random model, the shippe
 STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENERATING: "generating",
                MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
-ARRIVAL_HISTORY = 4096  # chunks remembered for latency (minutes at usual chunk sizes)
+STALL_CHECK_S = 0.25  # period of the stall rule's check
 ROBOT_STATE_MAX_AGE_S = 1.0  # older robot joint positions count as unknown (the robot stopped publishing)
 
 
@@ -75,6 +78,7 @@ class MotionNodeConfig:
     device: str
     vad_backend: str
     segmenter: SegmenterConfig
+    stall_s: float
     decoding: DecodingConfig
     seed: int
     queue_size: int
@@ -113,7 +117,12 @@ def declare_config(node: Node) -> MotionNodeConfig:
             pre_roll_s=declare(node, "pre_roll_s", d.pre_roll_s, "Audio kept from before the speech onset", 0.0, 2.0),
             hangover_s=declare(node, "hangover_s", d.hangover_s, "Silence that ends an utterance", 0.05, 5.0),
             max_utterance_s=declare(node, "max_utterance_s", d.max_utterance_s,
-                                    "Longer speech is cut here; the rest until a pause is skipped", 1.0, 60.0)),
+                                    "Longer speech is cut here into consecutive parts, each generated", 1.0, 60.0),
+            early_end_s=declare(node, "early_end_s", 0.2, "Silence after which generation starts early; the result "
+                                "is kept unless speech resumes within hangover_s (then it is discarded); 0: off",
+                                0.0, 5.0)),
+        stall_s=declare(node, "stall_s", 2.0, "With speech in progress and no audio chunk for this long (and none "
+                        "waiting), the sender stopped: the utterance ends there", 0.5, 60.0),
         decoding=DecodingConfig(
             num_iters=declare(node, "iterations", g.num_iters, "MaskGIT decoding iterations", 1, 50),
             cfg_scale=declare(node, "guidance_scale", g.cfg_scale, "Classifier-free guidance, base layer", 0.0, 20.0),
@@ -142,75 +151,6 @@ def declare_config(node: Node) -> MotionNodeConfig:
     )
 
 
-def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
-    """The model folder the node loads (see the model_path and model_preset parameters), and how to name it in the log."""
-    if model_path:
-        if not Path(model_path).is_dir():
-            raise InputError(f"model folder not found: {model_path}; expected a folder with config.json and "
-                             "model.safetensors (a2m train writes one), or leave model_path empty for the shipped model")
-        return Path(model_path), model_path
-    if not model_preset and SHIPPED_MODEL_DIR.is_dir():
-        return SHIPPED_MODEL_DIR, f"the shipped model {SHIPPED_MODEL_DIR}"
-    preset = model_preset or "paper"
-    why = "model_preset is set" if model_preset else f"{SHIPPED_MODEL_DIR} is absent"
-    return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
-
-
-class Playback:
-    """The latest motion, played back in real time: the worker `start`s it, the playback timer asks `now`."""
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self._lock = threading.Lock()
-        self._current: tuple[object, float, float] | None = None  # (motion, duration s, start time)
-
-    def start(self, motion, duration_s: float) -> None:
-        with self._lock:
-            self._current = (motion, duration_s, time.monotonic())
-
-    def now(self):
-        """(motion, seconds into it) or None before the first motion."""
-        with self._lock:
-            current = self._current
-        if current is None:
-            return None
-        motion, _, start = current
-        return motion, (time.monotonic() - start) * self.rate
-
-    @property
-    def playing(self) -> bool:
-        with self._lock:
-            current = self._current
-        return current is not None and (time.monotonic() - current[2]) * self.rate < current[1]
-
-
-class RobotState:
-    """Latest position of each joint named on the robot's JointState topic (several publishers may each name some)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._latest: dict[str, tuple[float, float]] = {}  # name -> (position, time.monotonic() received)
-
-    def update(self, msg: JointState) -> None:
-        if len(msg.position) != len(msg.name):  # a velocity- or effort-only message
-            return
-        now = time.monotonic()
-        with self._lock:
-            self._latest.update((name, (position, now)) for name, position in zip(msg.name, msg.position))
-
-    def positions(self, joint_names: tuple[str, ...]) -> np.ndarray | None:
-        """Positions (n) of `joint_names` received in the last ROBOT_STATE_MAX_AGE_S, or None if any is missing.
-
-        InputError when one is NaN or infinite.
-        """
-        now = time.monotonic()
-        with self._lock:
-            fresh = {name: p for name, (p, t) in self._latest.items() if now - t <= ROBOT_STATE_MAX_AGE_S}
-        if any(name not in fresh for name in joint_names):
-            return None
-        return start_positions_by_name(list(fresh), list(fresh.values()), joint_names)
-
-
 @dataclass(frozen=True)
 class Robot:
     """The robot clips are retargeted onto; only the worker thread uses it (RobotModel holds pinocchio work data)."""
@@ -222,26 +162,6 @@ class Robot:
         """Every joint at 0 (clipped into its limits): what robot/joint_states show before any motion."""
         rest = np.clip(np.zeros(self.model.num_joints), self.model.lower_rad, self.model.upper_rad)[None]  # (1 n)
         return JointTrajectoryPoints(self.model.joint_names, rest, np.zeros_like(rest), np.array([0.0]))
-
-
-@dataclass
-class Job:
-    """One piece of work for the generation worker: an utterance or an action goal."""
-
-    utterance_id: int
-    audio: np.ndarray  # (n) float32 16 kHz; empty for a typed instruction
-    speech_end_time: float  # time.monotonic() when the end of speech (or the typed instruction) arrived
-    text: str = ""  # a typed instruction, for text-conditioned models
-    motion_s: float | None = None
-    truncated: bool = False
-    for_action: bool = False
-    # every stage reached, in order (the worker appends; the action sends each as feedback, however brief)
-    stages: list[str] = field(default_factory=lambda: [GenerateMotion.Feedback.STAGE_QUEUED])
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    clip: MotionClip | None = None
-    generation_s: float = 0.0  # model + joint conversion, seconds
-    error: str = ""
 
 
 class MotionNode(Node):
@@ -256,78 +176,91 @@ class MotionNode(Node):
         self.state_pub = self.create_publisher(JointState, "joint_states", reliable)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", reliable)
         self.status_pub = self.create_publisher(MotionStatus, "motion_status", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self.robot_trajectory_pub = self.create_publisher(JointTrajectory, "robot/joint_trajectory", reliable)
-        self.robot_state_pub = self.create_publisher(JointState, "robot/joint_states", reliable)
 
-        self.segmenter = UtteranceSegmenter(make_vad(self.cfg.vad_backend), self.cfg.segmenter)
+        self.stream = UtteranceStream(UtteranceSegmenter(make_vad(self.cfg.vad_backend), self.cfg.segmenter),
+                                      self._new_id, self.cfg.stall_s, STALL_CHECK_S)
         self._resampler: StreamResampler | None = None
-        self._fed = 0  # 16 kHz samples given to the segmenter
-        self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVAL_HISTORY)  # (samples fed after chunk, time)
+        self._stream_lock = threading.Lock()  # the audio callback and the stall check take turns at the stream
+        self._early_jobs: dict[int, Job] = {}  # early jobs waiting for KEEP or DROP
         self._next_id = 1
         self._id_lock = threading.Lock()
         self._last_reject: dict[str, float] = {}
-        self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.cfg.queue_size)
         self._pipeline: MotionPipeline | None = None
         self._playback = Playback(self.cfg.playback_rate)  # of MotionClip
         self._robot_playback = Playback(self.cfg.playback_rate)  # of JointTrajectoryPoints
 
-        try:  # before subscribing: torch's import and the model load hold the GIL for seconds
-            rest = self._load_pipeline().rest_clip()
+        try:  # before subscribing: torch's import, the model load and the first run hold the GIL for seconds
+            pipeline = self._load_pipeline()
+            rest = pipeline.rest_clip()
             self._playback.start(rest, rest.duration_s)  # robot_state_publisher gets a pose before any motion
+            self._warm_up(pipeline)
         except InputError as exc:
             self._reject(0, str(exc))
-        self._robot_state = RobotState()
+        self._robot_state = RobotState(ROBOT_STATE_MAX_AGE_S)
         self._robot, self._robot_off = None, ""  # the robot, or why there is none although robot_urdf is set
         if self.cfg.robot_urdf:
             self._load_robot()
+        self._jobs = JobQueue(self.cfg.queue_size, self._generate, self._on_generating, self._on_generated)
         # Sensor-data QoS (best effort, so it matches any microphone), with a deeper reader queue
         # than its 5: chunks wait there rather than being dropped while generation holds the GIL.
         audio_qos = QoSProfile(depth=AUDIO_QUEUE_DEPTH, reliability=qos_profile_sensor_data.reliability,
                                durability=qos_profile_sensor_data.durability)
         audio_group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(AudioChunk, "audio", self._on_audio, audio_qos, callback_group=audio_group)
-        self._last_chunk_time = time.monotonic()
-        self.create_timer(0.25, self._check_stalled_stream, callback_group=audio_group)
+        # the stall rule's check has a group of its own: it runs even while a backlog of chunks is being cut
+        self.create_timer(STALL_CHECK_S, self._check_stall, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(String, "instruction", self._on_instruction, 10)
         if self._robot is not None:
             # best effort matches the robot's publisher whichever reliability it uses
-            self.create_subscription(JointState, self.cfg.robot_state_topic, self._robot_state.update, qos_profile_sensor_data)
+            self.create_subscription(JointState, self.cfg.robot_state_topic,
+                                     lambda msg: self._robot_state.update(msg.name, msg.position), qos_profile_sensor_data)
         # every goal is accepted; _execute_goal checks it, so the reason reaches the caller in the result
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
-        self._worker = threading.Thread(target=self._work, name="a2m-generation", daemon=True)
-        self._worker.start()
         self.create_timer(0.05, self._play, callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.segmenter.vad.name})")
+        self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.stream.segmenter.vad.name})")
 
     # ---------------------------------------------------------------- audio in
 
     def _on_audio(self, msg: AudioChunk) -> None:
-        try:
-            samples = self._chunk_to_16k(msg)  # (n) float32 16 kHz mono
-        except InputError as exc:
-            self._reject(0, f"audio chunk dropped: {exc}")
-            return
-        self._last_chunk_time = time.monotonic()
-        self._fed += len(samples)
-        self._arrivals.append((self._fed, self._last_chunk_time))
-        for utterance in self.segmenter.push(samples):
-            self._submit(Job(self._new_id(), utterance.samples, self._arrival_of(utterance.speech_end),
-                             truncated=utterance.truncated))
+        arrived = time.monotonic()
+        with self._stream_lock:
+            try:
+                samples = self._chunk_to_16k(msg)  # (n) float32 16 kHz mono
+            except InputError as exc:
+                self._reject(0, f"audio chunk dropped: {exc}")
+                return
+            self._on_stream(self.stream.push(samples, arrived))
 
-    def _check_stalled_stream(self) -> None:
-        """Audio stopped mid-utterance (the sender quit or paused): end the utterance as if silence followed."""
-        stalled_s = max(1.0, 2 * self.cfg.segmenter.hangover_s)
-        if not self.segmenter.in_speech or time.monotonic() - self._last_chunk_time < stalled_s:
-            return
-        self.get_logger().info(f"no audio for {stalled_s:g} s in the middle of speech: ending the utterance")
-        utterances = self.segmenter.flush()  # also restarts the segmenter's sample count at 0
-        arrivals = [self._arrival_of(u.speech_end) for u in utterances]
-        self._fed, self._resampler = 0, None
-        self._arrivals.clear()
-        for utterance, arrived in zip(utterances, arrivals):
-            self._submit(Job(self._new_id(), utterance.samples, arrived, truncated=utterance.truncated))
+    def _check_stall(self) -> None:
+        with self._stream_lock:
+            self._on_stream(self.stream.tick(time.monotonic()))
+
+    def _on_stream(self, events: list[StreamEvent]) -> None:
+        """Act on the utterance stream's decisions (holding the stream lock)."""
+        for event in events:
+            if event.kind == STALL:
+                self.get_logger().info(event.note)
+                self._resampler = None  # a new sender may start at another rate
+            elif event.kind == EARLY:
+                job = Job(event.utterance_id, event.utterance.samples, event.speech_end_s, early=True)
+                self._early_jobs[job.utterance_id] = job
+                self._jobs.put(job)  # when full: put when kept (or rejected as busy then)
+            elif event.kind == KEEP:
+                job = self._early_jobs.pop(event.utterance_id)
+                if job.queued:  # generating or generated already
+                    self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, "", len(job.audio))
+                    job.decide(keep=True)
+                else:
+                    self._submit(Job(job.utterance_id, job.audio, job.speech_end_time))
+            elif event.kind == DROP:
+                job = self._early_jobs.pop(event.utterance_id)
+                job.decide(keep=False)
+                self.get_logger().debug(f"utterance {job.utterance_id}: early start discarded ({event.note})")
+            elif event.kind == FINAL:
+                utterance = event.utterance
+                self._submit(Job(event.utterance_id, utterance.samples, event.speech_end_s, truncated=utterance.truncated))
 
     def _chunk_to_16k(self, msg: AudioChunk) -> np.ndarray:
         rate = check_sample_rate(msg.sample_rate)
@@ -340,13 +273,6 @@ class MotionNode(Node):
         if self._resampler is None or self._resampler.from_hz != rate:
             self._resampler = StreamResampler(rate, SAMPLE_RATE_HZ)
         return self._resampler.push(to_mono(samples))
-
-    def _arrival_of(self, sample: int) -> float:
-        """When the chunk holding 16 kHz sample `sample` arrived."""
-        for fed, arrived in self._arrivals:
-            if fed >= sample:
-                return arrived
-        return time.monotonic()
 
     def _on_instruction(self, msg: String) -> None:
         if self._pipeline is None or not isinstance(self._pipeline.generator, TextGenerator):
@@ -363,34 +289,35 @@ class MotionNode(Node):
             return self._next_id - 1
 
     def _submit(self, job: Job) -> bool:
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            self._reject(job.utterance_id, f"busy: {self.cfg.queue_size} utterance(s) already waiting "
-                                           "(queue_size); speak again when the avatar has moved", len(job.audio))
+        note = (f"cut at max_utterance_s ({self.cfg.segmenter.max_utterance_s:g} s); the speech goes on in "
+                "the next utterance") if job.truncated else ""
+        if not self._jobs.put(job):
+            dropped = f"{len(job.audio) / SAMPLE_RATE_HZ:.1f} s of audio dropped" if len(job.audio) else "dropped"
+            self._reject(job.utterance_id, f"busy: {self.cfg.queue_size} utterance(s) already waiting (queue_size): "
+                                           f"{dropped}; speak again when the avatar has moved"
+                                           + (f" ({note})" if note else ""), len(job.audio))
             job.error = "queue full"
             job.done.set()
             return False
-        note = f"cut at max_utterance_s ({self.cfg.segmenter.max_utterance_s:g} s)" if job.truncated else ""
         self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
         return True
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                self._run(job)
-            finally:
-                job.done.set()
-                self._jobs.task_done()
+    def _on_generating(self, job: Job) -> None:
+        """The worker starts a job; a kept early job is reported once kept, its generation under way or done."""
+        self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "started at the pause" if job.early else "",
+                     len(job.audio))
 
-    def _run(self, job: Job) -> None:
-        """Generate one job's clip; publish it unless it is for an action or was cancelled."""
-        if job.cancelled.is_set():
-            return
+    def _on_generated(self, job: Job) -> None:
+        """Publish a job's clip unless it is for an action or was cancelled; or say why there is none."""
+        if job.error:
+            self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
+        elif not job.for_action and not job.cancelled.is_set():
+            self._publish_clip(job)
+
+    def _generate(self, job: Job) -> None:
+        """Set job.clip, or job.error saying why not."""
         started = time.monotonic()
         try:
-            job.stages.append(GenerateMotion.Feedback.STAGE_GENERATING)
-            self._status(job.utterance_id, MotionStatus.STATE_GENERATING, "", len(job.audio))
             pipeline = self._load_pipeline()
             seed = self.cfg.seed + job.utterance_id - 1
             if job.text:
@@ -398,17 +325,13 @@ class MotionNode(Node):
             else:
                 check_samples(job.audio, what="utterance")
                 features = pipeline.generator(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
-            job.stages.append(GenerateMotion.Feedback.STAGE_CONVERTING)
+            job.stages.append(CONVERTING)
             job.clip = pipeline.clip_from_features(features)
             job.generation_s = time.monotonic() - started
         except Exception as exc:  # noqa: BLE001 - any failure rejects this utterance, never the node
             job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-            self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
             if not isinstance(exc, InputError):
                 self.get_logger().error(f"utterance {job.utterance_id}: {job.error}")
-            return
-        if not job.for_action and not job.cancelled.is_set():
-            self._publish_clip(job)
 
     def _load_pipeline(self) -> MotionPipeline:
         """The pipeline, loaded at start and, after a failure, tried again for each utterance (a fixed model is picked up)."""
@@ -416,16 +339,26 @@ class MotionNode(Node):
             cfg = self.cfg
             try:
                 model_dir, what = model_to_load(cfg.model_path, cfg.model_preset)
-                if is_text_model(model_dir):
-                    generator = TextGenerator.from_dir(model_dir, cfg.decoding, cfg.device)
-                else:
-                    generator = load_generator(cfg.backend, model_dir=model_dir, decoding=cfg.decoding, device=cfg.device)
+                generator = load_model_generator(cfg.backend, model_dir, cfg.decoding, cfg.device)
             except Exception as exc:
                 raise InputError(f"model not loaded: {exc}") from exc
             self._pipeline = MotionPipeline(generator, cfg.joint_prefix)
             log = self.get_logger().warning if "random" in what else self.get_logger().info
             log(f"model ready: {what}; backend {generator.describe()} (asked: {cfg.backend})")
         return self._pipeline
+
+    def _warm_up(self, pipeline: MotionPipeline) -> None:
+        """Run the model once (onnxruntime and torch set up their kernels on the first run), before audio comes."""
+        started = time.monotonic()
+        try:
+            if isinstance(pipeline.generator, TextGenerator):
+                pipeline.generator.from_text("stand still", seed=0)
+            else:
+                pipeline.generator(np.zeros(SAMPLE_RATE_HZ, np.float32), seed=0)
+        except Exception as exc:  # noqa: BLE001 - each utterance will say why generation fails
+            self.get_logger().error(f"model warm-up failed: {type(exc).__name__}: {exc}")
+            return
+        self.get_logger().info(f"model warmed up in {(time.monotonic() - started) * 1000:.0f} ms")
 
     def _publish_clip(self, job: Job) -> None:
         clip = job.clip
@@ -463,6 +396,9 @@ class MotionNode(Node):
                 self._robot_off = f"robot output off: {exc}"
             else:
                 self._robot = robot
+                reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+                self.robot_trajectory_pub = self.create_publisher(JointTrajectory, "robot/joint_trajectory", reliable)
+                self.robot_state_pub = self.create_publisher(JointState, "robot/joint_states", reliable)
                 self._robot_playback.start(robot.rest_points(), 0.0)
                 self.get_logger().info(f"robot ready: {robot.model.num_joints} joints of {self.cfg.robot_urdf}, "
                                        f"map {map_path}; its state from {self.resolve_topic_name(self.cfg.robot_state_topic)}")
@@ -599,15 +535,12 @@ class MotionNode(Node):
 
     @property
     def idle(self) -> bool:
-        """No utterance in the segmenter, the queue or the worker."""
-        return not self.segmenter.in_speech and self._jobs.unfinished_tasks == 0
+        """No utterance in the stream, the queue or the worker."""
+        return not self.stream.in_speech and self._jobs.idle
 
     def destroy_node(self) -> None:
         """Stop the worker after the job in hand (it is a daemon thread: never blocks exit)."""
-        try:
-            self._jobs.put_nowait(None)
-        except queue.Full:
-            pass
+        self._jobs.close()
         super().destroy_node()
 
 

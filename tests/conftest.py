@@ -1,11 +1,16 @@
-"""Shared test fixtures: where the read-only ground-truth data of ../shared lives."""
+"""Shared test fixtures: the read-only ground-truth data of ../shared, and real speech (espeak-ng)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from a2m_core.audio.io import load_audio
 
 SHARED_DIR = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -30,3 +35,18 @@ def unwritable_dir(tmp_path) -> Path:
     folder.chmod(0o555)
     yield folder
     folder.chmod(0o755)
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory):
+    """speak(text, voice) -> float32 mono 16 kHz speech synthesised by espeak-ng (22.05 kHz WAV)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng absent: scripts/setup.sh installs it (apt)")
+    folder = tmp_path_factory.mktemp("speech")
+
+    def speak(text: str, voice: str = "en-us") -> np.ndarray:
+        path = folder / f"{abs(hash((text, voice)))}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+        return load_audio(path).samples
+
+    return speak

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from a2m_core.errors import InputError
+from a2m_core.paths import SHIPPED_MODEL_DIR
 from a2m_core.runtime.export import (
     FLOAT32,
     INT8,
@@ -30,6 +31,7 @@ from a2m_core.runtime.export import (
 from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import BACKENDS, DecodingConfig
 from a2m_core.runtime.quantize import quantize_export
+from a2m_core.runtime.text_generator import TextGenerator, is_text_model
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,32 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
+
+
+def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
+    """The model folder a node loads, and how to name it in the log.
+
+    model_path if given (it must exist); else the shipped model; else, or when model_preset is
+    set, a random model of that preset (paper by default) for plumbing.
+    """
+    if model_path:
+        if not Path(model_path).is_dir():
+            raise InputError(f"model folder not found: {model_path}; expected a folder with config.json and "
+                             "model.safetensors (a2m train writes one), or leave model_path empty for the shipped model")
+        return Path(model_path), model_path
+    if not model_preset and SHIPPED_MODEL_DIR.is_dir():
+        return SHIPPED_MODEL_DIR, f"the shipped model {SHIPPED_MODEL_DIR}"
+    preset = model_preset or "paper"
+    why = "model_preset is set" if model_preset else f"{SHIPPED_MODEL_DIR} is absent"
+    return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
+
+
+def load_model_generator(backend: str, model_dir: Path, decoding: DecodingConfig = DecodingConfig(),
+                         device: str = "cpu") -> Generator | TextGenerator:
+    """The generator for whatever the folder holds: a text-conditioned model runs in torch, an audio model on `backend`."""
+    if is_text_model(model_dir):
+        return TextGenerator.from_dir(model_dir, decoding, device)
+    return load_generator(backend, model_dir=model_dir, decoding=decoding, device=device)
 
 
 def backend_precision(backend: str) -> str:

@@ -73,7 +73,7 @@ def test_silero_ignores_noise_and_keeps_speech_at_10db(two_instructions):
     assert feed(UtteranceSegmenter(SileroVad()), add_noise(silence(5.0), 10, power)) == []
 
 
-def test_long_speech_is_cut_at_max_length_and_memory_stays_bounded(speak):
+def test_long_speech_is_cut_into_consecutive_parts_and_memory_stays_bounded(speak):
     sentence = speak("keep talking about motion without a pause")
     x = np.concatenate([sentence] * 12)  # about 25 s of speech, no pause long enough to end it
     config = SegmenterConfig(max_utterance_s=4.0, hangover_s=0.5)
@@ -84,9 +84,35 @@ def test_long_speech_is_cut_at_max_length_and_memory_stays_bounded(speak):
         held = sum(len(f) for f in seg._frames) + sum(len(f) for f in seg._pre_roll)
         assert held <= (config.max_utterance_s + config.pre_roll_s) * RATE + 1024
     utts += seg.flush()
-    assert utts[0].truncated and utts[0].duration_s == pytest.approx(4.0, abs=0.05)
-    # the rest of that speech is skipped until a pause, not turned into a motion every 4 s
-    assert len(utts) < 4
+    assert len(utts) >= 6, [(u.start, u.duration_s) for u in utts]
+    assert all(u.truncated and u.duration_s == pytest.approx(4.0, abs=0.05) for u in utts[:-1])
+    assert not utts[-1].truncated
+    # nothing of the speech is skipped: each part starts where the one before ended
+    for before, after in zip(utts, utts[1:]):
+        assert after.start == before.start + len(before.samples)
+    np.testing.assert_array_equal(np.concatenate([u.samples for u in utts]), x[utts[0].start:utts[-1].start + len(utts[-1].samples)])
+    assert utts[-1].speech_end >= len(x) - 0.3 * RATE
+
+
+def test_an_early_utterance_at_a_short_pause_is_the_final_one_unless_speech_resumes(speak):
+    def loud(x):
+        idx = np.flatnonzero(np.abs(x) > 0.01)
+        return x[idx[0]:idx[-1] + 1]
+
+    a, b = loud(speak("walk forward")), loud(speak("then turn left"))
+    x = np.concatenate([silence(0.5), a, silence(0.3), b, silence(1.0)])  # 0.3 s: past early_end_s, within hangover_s
+    config = SegmenterConfig(hangover_s=0.5, early_end_s=0.2)
+    utts = feed(UtteranceSegmenter(SileroVad(), config), x)
+    early = [u for u in utts if not u.final]
+    final = [u for u in utts if u.final]
+    assert len(final) == 1 and len(early) == 2, [(u.start, u.speech_end, u.final) for u in utts]
+    # the first early one ends inside the pause (void: speech resumed); the second is the final one, sample for sample
+    assert early[0].speech_end < 0.5 * RATE + len(a) + 0.3 * RATE
+    assert (early[1].start, early[1].speech_end) == (final[0].start, final[0].speech_end)
+    np.testing.assert_array_equal(early[1].samples, final[0].samples)
+    # without early_end_s the same audio gives the same one utterance
+    plain = feed(UtteranceSegmenter(SileroVad(), SegmenterConfig(hangover_s=0.5)), x)
+    assert [(u.start, u.speech_end) for u in plain] == [(final[0].start, final[0].speech_end)]
 
 
 def test_short_clicks_are_not_utterances():
@@ -109,3 +135,5 @@ def test_config_is_validated():
         SegmenterConfig(threshold=0.3, neg_threshold=0.5)
     with pytest.raises(ValueError, match="max_utterance_s"):
         SegmenterConfig(max_utterance_s=0.1)
+    with pytest.raises(ValueError, match="early_end_s"):
+        SegmenterConfig(hangover_s=0.3, early_end_s=0.4)

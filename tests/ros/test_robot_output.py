@@ -187,7 +187,10 @@ def test_a_broken_urdf_leaves_the_node_up_with_the_avatar_working(ros_env, tmp_p
         done = [s for s in probe.statuses if s.utterance_id == uid and s.state == DONE][0]
         assert "robot output off" in done.reason and "broken.urdf" in done.reason
         assert "robot output off" in node.log() and "not a parseable URDF" in node.log()
-        time.sleep(1.0)
+        # no robot topics at all (not merely nothing sent yet): the node made no robot publishers, while the
+        # probe sees its avatar ones
+        assert robot.trajectory_sub.get_publisher_count() == 0 and robot.state_sub.get_publisher_count() == 0
+        assert probe.trajectory_sub.get_publisher_count() == 1
         assert not robot.trajectories and not robot.states
         assert node.proc.poll() is None
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from a2m_core.cli.main import main
 from a2m_core.errors import InputError
-from a2m_core.runtime.backends import load_generator
+from a2m_core.runtime.backends import load_generator, load_model_generator, model_to_load
 from a2m_core.runtime.export import MOTION_FILE, ExportError, model_hash, read_export
 from a2m_core.runtime.generator import gumbel_noise
 from a2m_core.runtime.tensorrt_backend import EngineOptions, engine_key, tensorrt_unavailable
@@ -190,3 +190,21 @@ def test_only_the_motion_graph_keeps_its_cpu_workers_spinning(tiny_export):
 
     assert not spins(g.condition)
     assert spins(g.motion)
+
+
+def test_model_to_load_takes_the_folder_given_else_the_shipped_model_else_a_preset(tiny_model_dir, tmp_path):
+    from a2m_core.paths import SHIPPED_MODEL_DIR
+
+    assert model_to_load(str(tiny_model_dir), "") == (tiny_model_dir, str(tiny_model_dir))
+    with pytest.raises(InputError, match="model folder not found"):
+        model_to_load(str(tmp_path / "missing"), "")
+    if SHIPPED_MODEL_DIR.is_dir():
+        assert model_to_load("", "")[0] == SHIPPED_MODEL_DIR
+    folder, what = model_to_load("", "tiny")
+    assert (folder / "config.json").is_file() and "random tiny model" in what
+
+
+def test_load_model_generator_serves_audio_models_on_the_backend_asked(tiny_model_dir):
+    generator = load_model_generator("torch", tiny_model_dir)
+    assert generator.name == "torch" and generator.skeleton.fps > 0
+
