@@ -8,7 +8,7 @@ cascade (pocketsphinx + text model); each backend's batch-1 rows carry its speed
 The audio is spoken instructions from espeak-ng, repeated to the wanted length (seeded noise
 with a speech-like envelope where espeak-ng is missing; the report says which).
 
-Speed targets (issue 6) are evaluated here and printed with the table; tests never time things.
+Speed targets are evaluated here and printed with the table; tests never time things.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def _fill_ratios(report: Report) -> None:
 
 
 def target_checks(report: Report) -> list[dict]:
-    """Issue 6's CPU targets, evaluated on the fastest backend's rows where the run has them."""
+    """The CPU targets, evaluated on the fastest backend's rows where the run has them."""
     checks = []
     b1 = {(r.name, r.audio_s): r for r in report.rows if r.batch == 1}
     names = sorted({r.name for r in report.rows})
