@@ -63,30 +63,44 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 class _Interrupts:
     """SIGINT / SIGTERM handlers for one command: raise KeyboardInterrupt / Terminated in this process and
     remember the signal, because some libraries turn the exception into their own (matplotlib's Agg
-    renderer reports a Ctrl-C inside a draw as "ValueError: Invalid bounding box"). Forked workers,
-    which inherit the handlers, die of the signal as they would without them."""
+    renderer reports a Ctrl-C inside a draw as "ValueError: Invalid bounding box").
+
+    Forked workers get the handlers that were there before: a Python handler runs only between
+    bytecodes, so a pool worker blocked on its queue's lock when the pool terminates it would never
+    die of SIGTERM, and the pool would wait for it forever."""
+
+    active: _Interrupts | None = None  # the command running in this process, for forked children
 
     def __init__(self):
-        self.pid = os.getpid()
         self.received: list[int] = []
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
             self._previous = {sig: signal.signal(sig, self._handle) for sig in EXIT_CODES}
+            _Interrupts.active = self
         return self
 
     def __exit__(self, *exc) -> None:
+        self.restore()
+        _Interrupts.active = None
+
+    def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
     def _handle(self, signum, frame) -> None:
-        if os.getpid() != self.pid:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
         self.received.append(signum)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _restore_in_forked_child() -> None:
+    if _Interrupts.active is not None:
+        _Interrupts.active.restore()
+        _Interrupts.active = None
+
+
+os.register_at_fork(after_in_child=_restore_in_forked_child)
 
 
 def _interrupted(signum: int) -> int:
