@@ -51,13 +51,20 @@ def test_huge_setting_is_refused_before_anything_is_built(model_copy, capsys, ke
     assert f"config.masked.{key} = {value} exceeds the limit {limit}" in line
 
 
+def run_info_with_peak(model_dir, capsys) -> tuple[str, int]:
+    """run_info's line and the peak bytes Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        line = run_info(model_dir, capsys)
+        return line, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_parameter_estimate_is_checked_before_allocation(model_copy, capsys):
     # every value within its own bound, together about 48 G parameters: counted on the meta device
     edit_config(model_copy, lambda c: c["masked"].update({"dim": 8192, "num_layers": 60, "num_heads": 8}))
-    tracemalloc.start()
-    line = run_info(model_copy, capsys)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    line, peak = run_info_with_peak(model_copy, capsys)
     assert "M parameters" in line and "A2M_MAX_PARAMETERS" in line
     assert peak < 200e6
 
@@ -103,10 +110,7 @@ def test_config_inflated_within_the_limits_is_refused_from_the_weights_header(mo
     # 8192 wide, 2 layers: 1.6 G parameters, under the limit; the weights file's header disagrees,
     # so nothing is built or read
     edit_config(model_copy, lambda c: c["masked"].update({"dim": 8192, "num_layers": 2, "num_heads": 8}))
-    tracemalloc.start()
-    line = run_info(model_copy, capsys)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    line, peak = run_info_with_peak(model_copy, capsys)
     assert "does not match its config.json (wrong shape: masked." in line
     assert peak < 200e6
 

@@ -15,14 +15,19 @@ from training.evaluate import EvalConfig, evaluate, write_report
 from training.evaluator.model import Evaluator, EvaluatorConfig
 
 
-@pytest.mark.slow
-def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
-    model = AudioToMotion.from_preset("tiny")
+def save_tiny_model_and_evaluator(corpus, folder) -> None:
+    """folder/model: a tiny model with the corpus's statistics; folder/ev: an untrained evaluator."""
     import numpy as np
 
-    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
-    model.save(tmp_path / "model")
-    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.load(corpus / "Mean.npy"), np.load(corpus / "Std.npy"))
+    model.save(folder / "model")
+    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(folder / "ev")
+
+
+@pytest.mark.slow
+def test_eval_writes_table_and_json_with_intervals(tiny_corpus, tmp_path):
+    save_tiny_model_and_evaluator(tiny_corpus, tmp_path)
     config = EvalConfig(split="train", repeats=3, batch_size=4, mm_conditions=2, mm_generations=10,
                         noise_snr_db=10.0, resample_from_hz=12000, decoding=DecodingConfig(num_iters=4, res_cfg_scale=1))
     result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
@@ -98,10 +103,7 @@ def test_eval_through_the_float_export_matches_pytorch(tiny_corpus, tmp_path):
 
     from a2m_core.runtime.export import export_onnx
 
-    model = AudioToMotion.from_preset("tiny")
-    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
-    model.save(tmp_path / "model")
-    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    save_tiny_model_and_evaluator(tiny_corpus, tmp_path)
     decoding = DecodingConfig(num_iters=4, res_cfg_scale=1)
     export_onnx(tmp_path / "model", tmp_path / "onnx", decoding=decoding, progress=False)
     config = EvalConfig(split="train", repeats=2, batch_size=4, mm_conditions=0, decoding=decoding)
@@ -151,10 +153,7 @@ def test_respeak_speaks_the_same_utterances_with_festival_voices(tiny_corpus, tm
     assert used["engine"] == "festival" and sum(used["speakers"].values()) == 4
     assert all(s.startswith("festival:") for s in used["speakers"])
 
-    model = AudioToMotion.from_preset("tiny")
-    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
-    model.save(tmp_path / "model")
-    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    save_tiny_model_and_evaluator(tiny_corpus, tmp_path)
     result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", festival, progress=False)
     assert result["respoken"] == used and result["config"]["respeak"] == "festival"
     assert "order_acc" not in result["metrics"]
@@ -164,10 +163,7 @@ def test_respeak_speaks_the_same_utterances_with_festival_voices(tiny_corpus, tm
 
 @pytest.mark.slow
 def test_multi_action_eval_reports_order_accuracy(tiny_corpus, tmp_path):
-    model = AudioToMotion.from_preset("tiny")
-    model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
-    model.save(tmp_path / "model")
-    Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
+    save_tiny_model_and_evaluator(tiny_corpus, tmp_path)
     config = EvalConfig(split="train", batch_size=2, repeats=2, mm_conditions=0, min_actions=2,
                         decoding=DecodingConfig(num_iters=2, res_cfg_scale=1))
     result = evaluate(tmp_path / "model", tiny_corpus, tmp_path / "ev", config, progress=False)
