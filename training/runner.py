@@ -12,6 +12,7 @@ Run config (YAML; every key optional):
     engines: [espeak-ng]                  # speech engines to train on (default both: espeak-ng, festival)
     renderings: 4         # frozen front-ends: cached renderings per utterance (the file + 3 other speakers)
     mask_features: true   # condition stage on a frozen front-end: SpecAugment-style masks on its features
+    distill: true         # condition stage: learn --init's condition (see below)
     window_len: 64        # rvq: motion window in frames
     loop:                 # training.loop.LoopConfig fields
       max_steps: 3000
@@ -23,6 +24,12 @@ Run config (YAML; every key optional):
 With --init and a preset or condition overrides, the model is built from the run config and
 every part whose config equals --init's carries over; a replaced part must be one the stage
 trains (or a front-end, which brings its own weights), else the run is refused.
+
+`distill: true` (condition stage, with a new front-end in the preset): --init's front-end and
+condition encoder become the teacher. Besides the slot and word probes, the new condition learns
+to reproduce the teacher's condition of each utterance as synthesised, from every rendering of it,
+so --init's decoders serve the new front-end unchanged and no decoders stage is needed. --init
+may then be an inference-only folder (models/default); the result is inference-only too.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +59,7 @@ class RunConfig:
     engines: tuple[str, ...] = ENGINES  # without festival: the engine-disjoint evaluation's training set
     renderings: int = 1  # frozen front-ends: 1 + renderings through augment.speaker_augment, cached
     mask_features: bool = False  # condition stage on a frozen front-end: augment.mask_features on every read
+    distill: bool = False  # condition stage: --init's condition as the target (module docstring)
     window_len: int = 64
     loop: LoopConfig = field(default_factory=LoopConfig)
 
@@ -102,12 +111,9 @@ class RunConfig:
 def _load_model(init: Path | None, config: RunConfig, data: Path):
     from a2m_core.motion.features import Normalizer
 
-    if init is not None:
-        from training.ship import is_inference_only
-
-        if (init / "model.safetensors").is_file() and is_inference_only(init):
-            raise InputError(f"{init} is an inference-only model folder (no RVQ-VAE encoder, float16): start from "
-                             "the full run folder's model (RUN/model) instead")
+    if init is not None and not config.distill and _inference_only(init):
+        raise InputError(f"{init} is an inference-only model folder (no RVQ-VAE encoder, float16): start from "
+                         "the full run folder's model (RUN/model) instead, or distill its condition")
     model = _build_model(init, config)
     normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if normalizer.dim != model.config.rvq_vae.dim_motion:
@@ -188,7 +194,7 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
               resume: bool = False, progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train one stage on a dataset folder into run folder `out`; writes out/model when finished."""
-    from training.data.datasets import collate
+    from training.data.datasets import MotionAudioDataset, collate
     from training.loop import train
     from training.stage_data import MotionWindows, Utterances, stack_windows
     from training.stages import STAGES, make_stage
@@ -207,6 +213,8 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     model = _load_model(init, config, data)
     if stage_name != "rvq" and init is None:
         raise InputError(f"stage {stage_name!r} needs a trained RVQ-VAE: pass --init RUN/model from `a2m train rvq`")
+    if config.distill and stage_name != "condition":
+        raise InputError(f"distill is a condition-stage option; stage {stage_name!r} has no teacher")
     vocabulary = None
     if stage_name == "condition":
         from training.instruction_slots import WordProbe, corpus_transcripts
@@ -217,7 +225,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     if stage_name == "rvq":
         dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
     else:
-        cache, slots, augment, mask = None, None, None, None
+        cache, slots, augment, mask, teacher = None, None, None, None, None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
             cache, batch_features = _feature_cache(model, out / "feature_cache", renderings=config.renderings,
                                                    with_condition="condition" not in stage.trainable)
@@ -229,24 +237,56 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
             # a cache holds its own renderings; a text model does not hear the audio
             augment = speech_augment if cache is None and model.config.condition_input == "audio" else None
             mask = mask_features if cache is not None and config.mask_features else None
+            if config.distill:
+                teacher_cache, teacher_features = _teacher_cache(model, init, out / "teacher_cache")
+                teacher = partial(teacher_cache.features, load=MotionAudioDataset.load_audio)
         dataset = Utterances(data, "train", cache=cache, styles=config.styles, engines=config.engines,
-                             slots=slots, audio_transform=augment, feature_transform=mask)
+                             slots=slots, audio_transform=augment, feature_transform=mask, teacher=teacher)
+        audio_paths = [e.audio for e in dataset.dataset.entries]
         if cache is not None and _is_main():
-            cache.fill([e.audio for e in dataset.dataset.entries], dataset.dataset.load_audio, batch_features,
-                       progress=progress)
+            cache.fill(audio_paths, MotionAudioDataset.load_audio, batch_features, progress=progress)
+        if teacher is not None and _is_main():
+            teacher_cache.fill(audio_paths, MotionAudioDataset.load_audio, teacher_features, progress=progress)
         collate_fn = collate
     info = {"stage": stage_name, "data": str(data.resolve()), "init": str(init.resolve()) if init else None,
             "run": {"preset": config.preset, "condition": config.condition, "styles": list(config.styles),
                     "engines": list(config.engines), "renderings": config.renderings,
-                    "mask_features": config.mask_features, "window_len": config.window_len}}
+                    "mask_features": config.mask_features, "distill": config.distill,
+                    "window_len": config.window_len}}
     result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():
         model.save(out / MODEL_DIR)
+        if init is not None and _inference_only(init):  # its RVQ-VAE encoder is untrained: leave it out
+            from training.ship import ship_model
+
+            ship_model(out / MODEL_DIR, out / MODEL_DIR)
         write_text(out / "train_summary.json", json.dumps(
             {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
              "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
     return result
+
+
+def _teacher_cache(model, init: Path, folder: Path):
+    """The cache of --init's condition (b m d) for each utterance as synthesised, and its batched
+    front-end: the distillation targets. The teacher's condition must have the student's shape."""
+    from a2m_core.model import AudioToMotion
+
+    teacher = AudioToMotion.load(init)
+    student_cond, teacher_cond = model.config.condition, teacher.config.condition
+    if not (student_cond.is_fixed_size and teacher_cond.is_fixed_size
+            and (student_cond.num_cond_tokens, student_cond.dim) == (teacher_cond.num_cond_tokens, teacher_cond.dim)):
+        raise InputError(f"distill needs the condition of --init {init} and of the run config's model to have one "
+                         f"fixed shape; got {teacher_cond.num_cond_tokens} x {teacher_cond.dim} "
+                         f"({teacher_cond.output}) and {student_cond.num_cond_tokens} x {student_cond.dim} "
+                         f"({student_cond.output})")
+    return _feature_cache(teacher, folder, with_condition=True)
+
+
+def _inference_only(init: Path) -> bool:
+    from training.ship import is_inference_only
+
+    return (init / "model.safetensors").is_file() and is_inference_only(init)
 
 
 def _check_fresh_parts_are_trained(model, init: Path | None, stage_name: str, trainable: tuple[str, ...]) -> None:

@@ -61,7 +61,9 @@ class Utterances:
 
     slots: the clips' instruction slots (training.instruction_slots.ClipSlots), added to each item
     as "slots" (the condition stage); audio_transform: augmentation applied on every read;
-    feature_transform: the same for cached front-end features (e.g. augment.mask_features).
+    feature_transform: the same for cached front-end features (e.g. augment.mask_features);
+    teacher: an utterance's audio file -> the condition (m d) a teacher model gives it, added as
+    "teacher_condition" (the condition stage's distillation target).
     """
 
     def __init__(self, root: str | Path, split: str, *, random_crop: bool = True,
@@ -69,12 +71,14 @@ class Utterances:
                  cache: FeatureCache | None = None,
                  slots: Callable[[str], np.ndarray] | None = None,
                  audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-                 feature_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
+                 feature_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 teacher: Callable[[Path], np.ndarray] | None = None):
         self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles, engines=engines,
                                                                          random_crop=random_crop), cache=cache,
                                           audio_transform=audio_transform)
         self.slots = slots
         self.feature_transform = feature_transform
+        self.teacher = teacher
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -97,5 +101,7 @@ class Utterances:
                                                                              self.dataset.rng))
         if self.slots is not None:
             item["slots"] = torch.from_numpy(self.slots(item["clip"]))
+        if self.teacher is not None:
+            item["teacher_condition"] = torch.from_numpy(self.teacher(self.dataset.entries[index].audio))
         return item
 

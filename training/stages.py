@@ -116,7 +116,10 @@ def condition_of(stage: Stage, batch: dict) -> tuple[Tensor, Tensor]:
 
 class ConditionStage(Stage):
     """batch: utterances with slot targets (b slots fields) and transcripts -> the slot cross entropy
-    of the pooled condition plus the word-bag loss of the per-frame states (training.instruction_slots).
+    of the pooled condition plus the word-bag loss of the per-frame states (training.instruction_slots);
+    with a teacher's condition (b m d) in the batch (training.runner, `distill`) also the fraction of
+    its variance the condition misses (mean squared error over the batch's variance per channel),
+    weighted by DISTILL_WEIGHT so that it leads.
 
     The probes are the stage's own modules: checkpoints hold them, the saved model does not.
     vocabulary: the word probe's words (WordProbe.vocabulary_of the training transcripts).
@@ -133,7 +136,21 @@ class ConditionStage(Stage):
         words = batch["caption" if model.config.condition_input == "text" else "text"]
         losses = {**self.slot_probe.loss(pooled_condition(cond, cond_valid), batch["slots"]),
                   **self.word_probe.loss(frames, frames_valid, words)}
-        return {"loss": losses["slots"] + losses["words"], **losses}
+        total = losses["slots"] + losses["words"]
+        if "teacher_condition" in batch:
+            losses["distill"] = unexplained_variance(cond, batch["teacher_condition"])
+            total = total + DISTILL_WEIGHT * losses["distill"]
+        return {"loss": total, **losses}
+
+
+DISTILL_WEIGHT = 10.0  # unexplained variance 1.0 at the start against slot + word losses of ~20 together
+
+
+def unexplained_variance(prediction: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error over the target's variance across the batch (b m d) -> (): 0 is a perfect
+    copy, 1 no better than the batch mean."""
+    variance = target.var(dim=0, unbiased=False).mean().clamp(min=1e-6)
+    return (prediction - target).pow(2).mean() / variance
 
 
 class TokenStage(Stage):

@@ -153,3 +153,64 @@ def test_batched_cache_fill_gives_each_utterance_its_own_features(tiny_corpus, t
     for path in paths:
         torch.testing.assert_close(torch.from_numpy(cache.features(path, data.load_audio)),
                                    torch.from_numpy(single.features(path, data.load_audio)), atol=2e-4, rtol=1e-4)
+
+
+def test_unexplained_variance_is_zero_for_a_copy_and_one_for_the_batch_mean():
+    from training.stages import unexplained_variance
+
+    torch.manual_seed(0)
+    target = torch.randn(16, 1, 8) * 3 + 5
+    assert float(unexplained_variance(target.clone(), target)) == 0.0
+    batch_mean = target.mean(0, keepdim=True).expand_as(target)
+    assert float(unexplained_variance(batch_mean, target)) == pytest.approx(1.0, abs=1e-5)
+    assert float(unexplained_variance(target + 0.1 * torch.randn_like(target), target)) < 0.01
+
+
+@pytest.mark.slow
+def test_distilling_a_shipped_model_gives_a_new_front_end_its_decoders(tiny_corpus, tmp_path):
+    """The condition stage with `distill`: --init (an inference-only edge model) is the teacher;
+    the edge-embedding student learns its condition and keeps its decoders; the result is
+    inference-only like its --init, and the teacher's targets are its own condition of each file."""
+    from training.data.datasets import MotionAudioConfig, MotionAudioDataset
+    from training.ship import is_inference_only, ship_model
+
+    torch.manual_seed(0)
+    teacher = AudioToMotion.from_preset("edge")
+    teacher.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
+    teacher.save(tmp_path / "full")
+    ship_model(tmp_path / "full", tmp_path / "teacher")
+    config = RunConfig(preset="edge-embedding", distill=True,
+                       loop=LoopConfig(max_steps=2, batch_size=4, checkpoint_every=2, warmup_steps=1))
+    result = run_stage("condition", tiny_corpus, tmp_path / "run", config, init=tmp_path / "teacher", progress=False)
+    assert 0.0 < result.last_losses["distill"] < 100.0
+
+    student, shipped = AudioToMotion.load(tmp_path / "run" / "model"), AudioToMotion.load(tmp_path / "teacher")
+    assert is_inference_only(tmp_path / "run" / "model") and student.config.frontend.kind == "speech_embedding"
+    for part in ("masked", "residual", "length_predictor", "rvq_vae.decoder"):
+        mine, theirs = student.get_submodule(part).state_dict(), shipped.get_submodule(part).state_dict()
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs), part
+
+    from training.runner import _teacher_cache
+
+    data = MotionAudioDataset(tiny_corpus, MotionAudioConfig(split="train"))
+    audio = data.load_audio(data.entries[0].audio)
+    with torch.no_grad():
+        expected, _ = shipped.condition(*shipped.frontend(torch.from_numpy(audio)[None], torch.tensor([len(audio)])))
+    cache, _ = _teacher_cache(student, tmp_path / "teacher", tmp_path / "run" / "teacher_cache")
+    before = len(list((tmp_path / "run" / "teacher_cache").rglob("*.npy")))
+    # filled in padded batches: the log-mel front-end's convolutions see a batch's padding at a clip's end
+    torch.testing.assert_close(torch.from_numpy(cache.features(data.entries[0].audio, data.load_audio)), expected[0],
+                               atol=0.05, rtol=0.0)
+    assert len(list((tmp_path / "run" / "teacher_cache").rglob("*.npy"))) == before  # filled by the run
+
+
+def test_distill_is_refused_where_it_cannot_work(tiny_corpus, tmp_path):
+    model = AudioToMotion.from_preset("tiny")
+    model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
+    model.save(tmp_path / "init")
+    loop = LoopConfig(max_steps=1, batch_size=2, warmup_steps=1)
+    with pytest.raises(InputError, match="condition-stage option"):
+        run_stage("decoders", tiny_corpus, tmp_path / "a", RunConfig(distill=True, loop=loop), init=tmp_path / "init")
+    with pytest.raises(InputError, match="one fixed shape"):
+        run_stage("condition", tiny_corpus, tmp_path / "b",
+                  RunConfig(distill=True, condition={"num_cond_tokens": 2}, loop=loop), init=tmp_path / "init")

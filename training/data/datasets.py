@@ -272,7 +272,8 @@ class MotionAudioDataset:
 
 def collate(items: list[dict]) -> dict:
     """Batch items: audio (b n) zero-padded with audio_len (b), or audio_features (b f d) with
-    features_len (b); motion (b n d); length (b); slots (b s f) where given; the strings as lists."""
+    features_len (b); motion (b n d); length (b); slots (b s f) and teacher_condition (b m d) where
+    given; the strings as lists."""
     import torch
 
     batch = {"motion": torch.stack([i["motion"] for i in items]),
@@ -282,8 +283,9 @@ def collate(items: list[dict]) -> dict:
             tensors = [i[key] for i in items]
             batch[key] = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True)
             batch[length_key] = torch.tensor([len(t) for t in tensors])
-    if "slots" in items[0]:  # instruction slot targets (training.instruction_slots)
-        batch["slots"] = torch.stack([i["slots"] for i in items])
+    for key in ("slots", "teacher_condition"):  # the condition stage's targets (training.stages)
+        if key in items[0]:
+            batch[key] = torch.stack([i[key] for i in items])
     for key in ("caption", "text", "speaker", "clip"):
         batch[key] = [i[key] for i in items]
     return batch
