@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_path, write_text
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
@@ -73,12 +74,12 @@ def engine_key(gpu_name: str, trt_version: str, onnx_hash: str, options: EngineO
 def _profile_shapes(network, name: str, options: EngineOptions) -> tuple[tuple, tuple, tuple]:
     """(min, opt, max) shapes of one network input; opt is batch 1 with 3 s of audio."""
     shape = list(network.get_input(_input_index(network, name)).shape)
-    max_samples = int(options.max_audio_s * 16000)
+    max_samples = int(options.max_audio_s * SAMPLE_RATE_HZ)
     frames = max_samples // 320 + 1  # front-end frames at 50 per second
     low, opt, high = list(shape), list(shape), list(shape)
     low[0], opt[0], high[0] = 1, 1, options.max_batch
     if name == "audio":
-        low[1], opt[1], high[1] = MIN_AUDIO_SAMPLES, min(3 * 16000, max_samples), max_samples
+        low[1], opt[1], high[1] = MIN_AUDIO_SAMPLES, min(3 * SAMPLE_RATE_HZ, max_samples), max_samples
     elif name in ("cond", "cond_valid") and shape[1] == -1:  # per-frame condition
         low[1], opt[1], high[1] = 1, min(151, frames), frames
     return tuple(low), tuple(opt), tuple(high)
