@@ -21,7 +21,7 @@ import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
-from a2m_core.files import atomic_path, write_text
+from a2m_core.files import atomic_dir
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
 from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator
 from a2m_core.runtime.interface import (
@@ -129,14 +129,12 @@ def build_engines(info: ExportInfo, cache_dir: str | Path, options: EngineOption
                 "export": str(info.directory)}
     if (folder / MANIFEST).is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
     jobs = ((CONDITION_FILE, CONDITION_INPUTS), (MOTION_FILE, MOTION_INPUTS))
-    for onnx_name, inputs in tqdm(jobs, desc="build TensorRT engines", unit="engine", disable=not progress):
-        data = _build_engine(info.directory / onnx_name, inputs, options)
-        target = folder / onnx_name.replace(".onnx", ".engine")
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
-    write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")  # written last: marks a complete build
+    with atomic_dir(folder) as staging:  # a build stopped half-way leaves no folder to mistake for a cache hit
+        for onnx_name, inputs in tqdm(jobs, desc="build TensorRT engines", unit="engine", disable=not progress):
+            data = _build_engine(info.directory / onnx_name, inputs, options)
+            (staging / onnx_name.replace(".onnx", ".engine")).write_bytes(data)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
 
 
