@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
@@ -90,7 +91,7 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
     from training.data.augment import add_noise, through_rate
 
     if config.resample_from_hz is not None:
-        audio = through_rate(audio, 16000, config.resample_from_hz)
+        audio = through_rate(audio, SAMPLE_RATE_HZ, config.resample_from_hz)
     if config.noise_snr_db is not None:
         audio = add_noise(audio, config.noise_snr_db, np.random.default_rng([config.seed, index]))
     return audio.astype(np.float32)
@@ -210,7 +211,7 @@ def _transcribe(utterances: list[_Utterance], progress: bool) -> dict:
         u.instruction = words or NOTHING_HEARD
     return {"asr": "pocketsphinx", "word_error_rate": word_error_rate([u.spoken for u in utterances], heard),
             "nothing_heard": sum(not words for words in heard),
-            "real_time_factor": seconds / (sum(len(u.audio) for u in utterances) / 16000),
+            "real_time_factor": seconds / (sum(len(u.audio) for u in utterances) / SAMPLE_RATE_HZ),
             "examples": [{"spoken": u.spoken, "heard": h} for u, h in zip(utterances[:5], heard)]}
 
 

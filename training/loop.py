@@ -224,7 +224,7 @@ def load_checkpoint(path: Path, stage: nn.Module, optimizer: torch.optim.Optimiz
 class TrainResult:
     steps: int  # the step the run stopped at (== max_steps when it finished)
     last_losses: dict[str, float]
-    wall_s: float
+    wall_s: float  # this call's wall time: since the start, or since the resume
 
 
 def _seed_everything(seed: int) -> None:

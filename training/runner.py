@@ -263,7 +263,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
             ship_model(out / MODEL_DIR, out / MODEL_DIR)
         write_text(out / "train_summary.json", json.dumps(
             {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
-             "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
+             "wall_s_since_resume": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")
     return result
 
 

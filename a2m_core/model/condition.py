@@ -11,7 +11,7 @@ training.instruction_slots).
   What is retrieved is added to the query (a residual the paper does not spell out): at
   initialisation the attention over the memory is uniform, so retrieval alone hands every frame
   the same vector (measured on speech: 0.0000 standard deviation across frames), and a model
-  trained from scratch on it never saw its audio (the first default model stayed at chance).
+  trained from scratch on it never sees its audio (it stays at chance).
   The paper compresses this into a compact condition without saying how, so `output` chooses:
   `fixed` pools the frames into `num_cond_tokens` tokens with learned-query attention; `per_frame`
   keeps one token per audio frame.

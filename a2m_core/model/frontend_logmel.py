@@ -17,19 +17,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.model.layers import check_positive
 
 
 @dataclass(frozen=True)
 class LogMelFrontendConfig:
     kind: Literal["logmel"] = "logmel"
-    sample_rate_hz: int = 16000
+    sample_rate_hz: int = SAMPLE_RATE_HZ
     n_fft: int = 512
     win_len: int = 400  # 25 ms Hann window, centred in the n_fft frame
     hop_len: int = 320  # 20 ms: 50 frames/s like WavLM
     num_mels: int = 80
     f_min_hz: float = 0.0
-    f_max_hz: float = 8000.0
+    f_max_hz: float = SAMPLE_RATE_HZ / 2  # Nyquist
     dim: int = 256  # output width
     num_layers: int = 2  # residual conv blocks after the input projection
     kernel_size: int = 5

@@ -230,7 +230,7 @@ def _check_joints(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 
 def _euler(quats_wxyz: np.ndarray, order: str) -> np.ndarray:
     """Intrinsic Euler angles (... 3), radians, in `order` (e.g. 'zyx') of quaternions (... 4) wxyz."""
-    rotations = Rotation.from_quat(np.roll(quats_wxyz, -1, axis=-1).reshape(-1, 4))  # scipy wants xyzw
+    rotations = Rotation.from_quat(quats_wxyz.reshape(-1, 4), scalar_first=True)
     with warnings.catch_warnings():
         # At gimbal lock scipy sets the third angle to 0; the angles still give the exact rotation.
         warnings.filterwarnings("ignore", message="Gimbal lock detected")

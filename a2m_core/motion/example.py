@@ -8,18 +8,13 @@ tests have a plausible clip that is not the dataset's.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from a2m_core.motion.kinematics import forward_kinematics, rest_offsets
 from a2m_core.motion.motion import Motion
+from a2m_core.motion.rotations import quat_from_axis_angle as _quat, quat_multiply
 from a2m_core.motion.skeleton import HUMANML3D
 
 _X, _Z = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
-
-
-def _quat(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
-    """(t 4) wxyz quaternions for rotations of `angle_rad` (t) about one axis."""
-    return Rotation.from_rotvec(angle_rad[:, None] * axis).as_quat(scalar_first=True)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -47,9 +42,8 @@ def example_motion(walk_s: float = 3.0, wave_s: float = 3.0, speed_m_s: float = 
     knee_r = np.deg2rad(30) * np.clip(np.sin(phase - np.pi / 2), 0, None) * walking
     quats[:, j("right_ankle")] = _quat(_X, knee_r)
     quats[:, j("left_elbow")] = _quat(_X, -swing * 0.8)  # arms swing against the legs
-    arm_r = Rotation.from_rotvec(np.outer(swing * 0.8 * (1 - raising), _X)) * Rotation.from_rotvec(
-        np.outer(-np.deg2rad(95) * raising, _Z))
-    quats[:, j("right_elbow")] = arm_r.as_quat(scalar_first=True)  # right shoulder: swing, then raise
+    arm_r = quat_multiply(_quat(_X, swing * 0.8 * (1 - raising)), _quat(_Z, -np.deg2rad(95) * raising))
+    quats[:, j("right_elbow")] = arm_r  # right shoulder: swing, then raise
     wave = -np.deg2rad(85) * raising + np.deg2rad(25) * np.sin(2 * np.pi * 1.5 * t) * raising
     quats[:, j("right_wrist")] = _quat(_Z, wave)  # right elbow: forearm up and waving
 

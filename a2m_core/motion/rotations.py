@@ -1,14 +1,20 @@
-"""Quaternion and rotation-matrix helpers, vectorised over leading dimensions.
+"""Quaternion, rotation-matrix and 6D helpers, vectorised over leading dimensions.
 
-Quaternions are (w, x, y, z) with the Hamilton product; `quat_rotate(q, v)` is q v q^-1.
-Inputs broadcast against each other like numpy arrays; results are float64.
-The continuous 6D representation is the one HumanML3D stores: the first two columns of
-the rotation matrix, concatenated (column 0 then column 1).
+Quaternions are (w, x, y, z), scalar first, everywhere in a2m; `quat_rotate(q, v)` is q v q^-1.
+Generic rotation algebra (products, inverses, applying, matrix conversions, axis-angle) is
+scipy's `Rotation`; this module only adapts it to that order and to numpy broadcasting over
+any leading dimensions. What is specific stays here: HumanML3D's continuous 6D (the first two
+columns of the rotation matrix, column 0 then column 1, decoded by its Gram-Schmidt), the
+datasets' `qbetween` and `qfix`, turns about the vertical (+Y up, facing +Z) and twist
+continuity along a clip. Inputs broadcast against each other like numpy arrays; results are
+float64. The model's own rotation code (`a2m_core/model`) stays in torch: it must stay
+differentiable and exportable to ONNX, which numpy and scipy are not.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 
@@ -17,20 +23,23 @@ def _as_float(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def _flat(a: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
+    """a (... k) broadcast to leading shape `lead` and flattened to a writable (n k) array, as scipy wants."""
+    return np.array(np.broadcast_to(a, lead + a.shape[-1:]).reshape(-1, a.shape[-1]))
+
+
+def _rotation(q: np.ndarray, lead: tuple[int, ...]) -> Rotation:
+    """scipy rotations of quaternions (... 4) broadcast to leading shape `lead`, as a flat stack."""
+    return Rotation.from_quat(_flat(q, lead), scalar_first=True)
+
+
 def quat_multiply(q: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Hamilton product q r: (... 4), (... 4) -> (... 4); applying it rotates by r first, then q."""
+    """Hamilton product q r of unit quaternions: (... 4), (... 4) -> (... 4); applying it rotates by r first, then q."""
     q, r = _as_float(q), _as_float(r)
-    qw, qx, qy, qz = np.moveaxis(q, -1, 0)
-    rw, rx, ry, rz = np.moveaxis(r, -1, 0)
-    return np.stack(
-        (
-            qw * rw - qx * rx - qy * ry - qz * rz,
-            qw * rx + qx * rw + qy * rz - qz * ry,
-            qw * ry - qx * rz + qy * rw + qz * rx,
-            qw * rz + qx * ry - qy * rx + qz * rw,
-        ),
-        axis=-1,
-    )
+    lead = np.broadcast_shapes(q.shape[:-1], r.shape[:-1])
+    if not np.prod(lead, dtype=int):
+        return np.zeros(lead + (4,))
+    return (_rotation(q, lead) * _rotation(r, lead)).as_quat(scalar_first=True).reshape(lead + (4,))
 
 
 def quat_inverse(q: np.ndarray) -> np.ndarray:
@@ -48,9 +57,10 @@ def quat_normalize(q: np.ndarray) -> np.ndarray:
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors v by unit quaternions q: (... 4), (... 3) -> (... 3)."""
     q, v = _as_float(q), _as_float(v)
-    w, axis = q[..., :1], q[..., 1:]
-    uv = np.cross(axis, v)
-    return v + 2.0 * (w * uv + np.cross(axis, uv))
+    lead = np.broadcast_shapes(q.shape[:-1], v.shape[:-1])
+    if not np.prod(lead, dtype=int):
+        return np.zeros(lead + (3,))
+    return _rotation(q, lead).apply(_flat(v, lead)).reshape(lead + (3,))
 
 
 def quat_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -127,8 +137,10 @@ def quat_continuous_twist(aims: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
 def quat_from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
     """Rotation of angle_rad about unit axis: (... 3), (...) -> (... 4)."""
-    axis, half = _as_float(axis), 0.5 * _as_float(angle_rad)
-    return np.concatenate([np.cos(half)[..., None], np.sin(half)[..., None] * axis], axis=-1)
+    rotvec = _as_float(axis) * _as_float(angle_rad)[..., None]  # (... 3)
+    if not rotvec.size:
+        return np.zeros(rotvec.shape[:-1] + (4,))
+    return Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_quat(scalar_first=True).reshape(rotvec.shape[:-1] + (4,))
 
 
 def quat_from_yaw(angle_rad: np.ndarray) -> np.ndarray:
@@ -145,49 +157,18 @@ def quat_yaw(q: np.ndarray) -> np.ndarray:
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices of quaternions (normalised first): (... 4) -> (... 3 3)."""
     q = _as_float(q)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    two_s = 2.0 / (q * q).sum(-1)
-    m = np.stack(
-        (
-            1 - two_s * (y * y + z * z), two_s * (x * y - z * w), two_s * (x * z + y * w),
-            two_s * (x * y + z * w), 1 - two_s * (x * x + z * z), two_s * (y * z - x * w),
-            two_s * (x * z - y * w), two_s * (y * z + x * w), 1 - two_s * (x * x + y * y),
-        ),
-        axis=-1,
-    )
-    return m.reshape(q.shape[:-1] + (3, 3))
+    if not q[..., 0].size:
+        return np.zeros(q.shape[:-1] + (3, 3))
+    return _rotation(q, q.shape[:-1]).as_matrix().reshape(q.shape[:-1] + (3, 3))
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Unit quaternions (w >= 0) of rotation matrices: (... 3 3) -> (... 4).
-
-    Shepperd's method: computes the largest of the four components first, so the result
-    is accurate for every rotation, half turns included.
-    """
+    """Unit quaternions (w >= 0) of rotation matrices: (... 3 3) -> (... 4)."""
     m = _as_float(m)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # 4 * component^2 for w, x, y, z
-    squares = np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
-    best = np.argmax(squares, axis=-1)  # (...)
-    root = np.sqrt(np.maximum(np.take_along_axis(squares, best[..., None], -1)[..., 0], 1e-300))  # 2 |component|
-    a = m[..., 2, 1] - m[..., 1, 2]  # 4 w x
-    b = m[..., 0, 2] - m[..., 2, 0]  # 4 w y
-    c = m[..., 1, 0] - m[..., 0, 1]  # 4 w z
-    d = m[..., 0, 1] + m[..., 1, 0]  # 4 x y
-    e = m[..., 0, 2] + m[..., 2, 0]  # 4 x z
-    f = m[..., 1, 2] + m[..., 2, 1]  # 4 y z
-    candidates = np.stack(
-        [
-            np.stack([root * root, a, b, c], -1),
-            np.stack([a, root * root, d, e], -1),
-            np.stack([b, d, root * root, f], -1),
-            np.stack([c, e, f, root * root], -1),
-        ],
-        axis=-2,
-    )  # (... 4 4): row k is 4 * component_k * (w, x, y, z)
-    q = np.take_along_axis(candidates, best[..., None, None], -2)[..., 0, :] / (2.0 * root[..., None])
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
+    if not m[..., 0, 0].size:
+        return np.zeros(m.shape[:-2] + (4,))
+    q = Rotation.from_matrix(np.array(m.reshape(-1, 3, 3))).as_quat(canonical=True, scalar_first=True)
+    return q.reshape(m.shape[:-2] + (4,))
 
 
 def matrix_to_cont6d(m: np.ndarray) -> np.ndarray:

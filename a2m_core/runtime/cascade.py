@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import DecodingConfig, GraphOutputs, GraphSpec
@@ -23,7 +24,7 @@ class PocketsphinxAsr:
             from pocketsphinx import Decoder
         except ImportError as exc:
             raise InputError("the cascade baseline needs pocketsphinx: pip install 'a2m[audio]'") from exc
-        self.decoder = Decoder(samprate=16000)
+        self.decoder = Decoder(samprate=SAMPLE_RATE_HZ)
 
     def transcribe(self, samples: np.ndarray) -> str:
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 from a2m_core import __version__
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
@@ -224,11 +225,11 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
         with atomic_dir(out_dir) as staging, torch.no_grad(), _attention_fast_path_off():
             condition, motion = ConditionGraph(model).eval(), MotionGraph(model, decoding).eval()
             seconds = 2
-            audio = torch.randn(EXPORT_BATCH, 16000 * seconds, generator=torch.Generator().manual_seed(0)) * 0.1
-            audio_lens = torch.tensor([16000 * seconds, 16000 * seconds // 2])
+            audio = torch.randn(EXPORT_BATCH, SAMPLE_RATE_HZ * seconds, generator=torch.Generator().manual_seed(0)) * 0.1
+            audio_lens = torch.tensor([SAMPLE_RATE_HZ * seconds, SAMPLE_RATE_HZ * seconds // 2])
             steps.set_postfix_str("graph (a) audio -> condition")
             _export_condition(condition, audio, audio_lens, staging / CONDITION_FILE, opset,
-                              int(model.config.max_audio_s * 16000))
+                              int(model.config.max_audio_s * SAMPLE_RATE_HZ))
             steps.update()
             cond, cond_valid = condition(audio, audio_lens)
             lengths = torch.tensor([model.config.max_frames, 0])  # a given and a predicted length

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
 from a2m_core.runtime.export import (
@@ -124,7 +125,7 @@ def token_agreement(reference: Generator, candidate: Generator, clips: list[np.n
     Returns the share of equal tokens over all RVQ layers and over the base layer, within each
     reference motion's length, and the share of equal predicted lengths.
     """
-    inputs = reference.graph_inputs(clips, 16000, None, seeds)
+    inputs = reference.graph_inputs(clips, SAMPLE_RATE_HZ, None, seeds)
     ref, cand = reference.run_graphs(*inputs), candidate.run_graphs(*inputs)
     frames_per_token = reference.spec.max_frames // reference.spec.noise_dims[1]
     positions = np.arange(ref.tokens.shape[1])

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
-from a2m_core.files import atomic_path, write_text
+from a2m_core.files import atomic_dir
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
 from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator
 from a2m_core.runtime.interface import (
@@ -73,12 +74,12 @@ def engine_key(gpu_name: str, trt_version: str, onnx_hash: str, options: EngineO
 def _profile_shapes(network, name: str, options: EngineOptions) -> tuple[tuple, tuple, tuple]:
     """(min, opt, max) shapes of one network input; opt is batch 1 with 3 s of audio."""
     shape = list(network.get_input(_input_index(network, name)).shape)
-    max_samples = int(options.max_audio_s * 16000)
+    max_samples = int(options.max_audio_s * SAMPLE_RATE_HZ)
     frames = max_samples // 320 + 1  # front-end frames at 50 per second
     low, opt, high = list(shape), list(shape), list(shape)
     low[0], opt[0], high[0] = 1, 1, options.max_batch
     if name == "audio":
-        low[1], opt[1], high[1] = MIN_AUDIO_SAMPLES, min(3 * 16000, max_samples), max_samples
+        low[1], opt[1], high[1] = MIN_AUDIO_SAMPLES, min(3 * SAMPLE_RATE_HZ, max_samples), max_samples
     elif name in ("cond", "cond_valid") and shape[1] == -1:  # per-frame condition
         low[1], opt[1], high[1] = 1, min(151, frames), frames
     return tuple(low), tuple(opt), tuple(high)
@@ -128,14 +129,12 @@ def build_engines(info: ExportInfo, cache_dir: str | Path, options: EngineOption
                 "export": str(info.directory)}
     if (folder / MANIFEST).is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
     jobs = ((CONDITION_FILE, CONDITION_INPUTS), (MOTION_FILE, MOTION_INPUTS))
-    for onnx_name, inputs in tqdm(jobs, desc="build TensorRT engines", unit="engine", disable=not progress):
-        data = _build_engine(info.directory / onnx_name, inputs, options)
-        target = folder / onnx_name.replace(".onnx", ".engine")
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
-    write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")  # written last: marks a complete build
+    with atomic_dir(folder) as staging:  # a build stopped half-way leaves no folder to mistake for a cache hit
+        for onnx_name, inputs in tqdm(jobs, desc="build TensorRT engines", unit="engine", disable=not progress):
+            data = _build_engine(info.directory / onnx_name, inputs, options)
+            (staging / onnx_name.replace(".onnx", ".engine")).write_bytes(data)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
 
 

@@ -60,6 +60,9 @@ def test_link_missing_from_the_urdf_is_named(tmp_path, raw_map, g1):
     (lambda m: m["feet"]["left"].update(sole_points=[[0, 0, 0]] * 100), "1 to 64"),
     (lambda m: m["keypoints"][1].update(offset=[0, "a", {}]), "offset must be a list of 3"),
     (lambda m: m["feet"]["left"].update(human_joints=["left_knee"]) or m["keypoints"].pop(3), "none of its human_joints"),
+    (lambda m: m["keypoints"][2].update(postion_weight=2.0), r"keypoints\[2\]: unknown keys \['postion_weight'\]"),
+    (lambda m: m["keypoints"][2].pop("link"), r"keypoints\[2\]: missing `link:`"),
+    (lambda m: m["feet"]["right"].pop("human_joints"), r"feet.right: missing `human_joints:`"),
 ])
 def test_bad_maps_say_what_is_wrong(tmp_path, raw_map, edit, message):
     edit(raw_map)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from a2m_core.audio.io import check_samples, resample
+from a2m_core.audio.io import SAMPLE_RATE_HZ, check_samples, resample
 from a2m_core.errors import InputError
 
 SOURCE_RATES_HZ = (8000, 12000, 22050, 44100, 48000)
@@ -76,7 +76,7 @@ def through_rate(signal: np.ndarray, sample_rate_hz: int, source_rate_hz: int) -
     return resample(resample(signal, sample_rate_hz, source_rate_hz), source_rate_hz, sample_rate_hz)
 
 
-def speech_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = 16000) -> np.ndarray:
+def speech_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """The condition stage's augmentation: a third of the utterances band-limited as if recorded at
     8 or 12 kHz, half of them with white noise at 5-30 dB SNR (the evaluation's 10 dB and 12 kHz
     conditions lie inside these ranges)."""
@@ -87,7 +87,7 @@ def speech_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz:
     return signal
 
 
-def perturb_speed(signal: np.ndarray, factor: float, sample_rate_hz: int = 16000) -> np.ndarray:
+def perturb_speed(signal: np.ndarray, factor: float, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """The utterance spoken `factor` times faster and higher: pitch, formants (vocal-tract length) and
     tempo scale together, as when a recording is replayed at another rate (speed perturbation, Ko et
     al. 2015). The factor is rounded to steps of 100 Hz of the source rate; the length changes."""
@@ -98,7 +98,7 @@ def perturb_speed(signal: np.ndarray, factor: float, sample_rate_hz: int = 16000
     return resample(signal, source_hz, sample_rate_hz)
 
 
-def speaker_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = 16000) -> np.ndarray:
+def speaker_augment(signal: np.ndarray, rng: np.random.Generator, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """Another speaker saying the same words: speed perturbation by 0.85-1.15 (pitch, formants and
     tempo), then `speech_augment`'s band-limiting and noise."""
     return speech_augment(perturb_speed(signal, float(rng.uniform(0.85, 1.15)), sample_rate_hz), rng, sample_rate_hz)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.audio.io import save_wav
+from a2m_core.audio.io import SAMPLE_RATE_HZ, save_wav
 from a2m_core.errors import InputError
 from a2m_core.files import check_writable, remove_stale_temp_files, save_npy, write_text
 from a2m_core.motion.features import FeatureCodec
@@ -139,7 +139,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
         if config.audio:
             audio = synthesize(text, voice)
             save_wav(out / path, audio)
-            duration = len(audio) / 16000
+            duration = len(audio) / SAMPLE_RATE_HZ
         utterances.append({"path": str(path), "style": style, "text": text, "frame": frame,
                            "caption_index": caption_index, "duration_s": duration, "voice": voice.to_json()})
     return {

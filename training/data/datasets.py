@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import save_npy
 from a2m_core.motion.features import Normalizer
@@ -243,7 +244,7 @@ class MotionAudioDataset:
         import soundfile as sf
 
         samples, rate = sf.read(str(path), dtype="float32")
-        if rate != 16000 or samples.ndim != 1:
+        if rate != SAMPLE_RATE_HZ or samples.ndim != 1:
             raise InputError(f"{path}: {rate} Hz, {samples.ndim} channel dims; expected 16 kHz mono")
         return samples
 

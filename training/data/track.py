@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from a2m_core.motion.kinematics import forward_kinematics, rest_offsets
-from a2m_core.motion.rotations import quat_between, quat_from_axis_angle, quat_from_yaw, quat_inverse, \
-    quat_multiply, quat_rotate
+from a2m_core.motion.rotations import quat_between, quat_from_yaw, quat_inverse, quat_multiply, quat_rotate
 from a2m_core.motion.skeleton import HUMANML3D
 
 FPS = 20.0
@@ -157,9 +157,8 @@ def retimed(track: Track, factor: float) -> Track:
 
 def _euler_quats(angles: np.ndarray) -> np.ndarray:
     """Rotations applying x, then y, then z (extrinsic): (... 3) -> (... 4)."""
-    axes = np.eye(3)
-    qx, qy, qz = (quat_from_axis_angle(axes[i], angles[..., i]) for i in range(3))
-    return quat_multiply(qz, quat_multiply(qy, qx))
+    flat = Rotation.from_euler("xyz", angles.reshape(-1, 3)).as_quat(scalar_first=True)  # lower case: extrinsic
+    return flat.reshape(angles.shape[:-1] + (4,))
 
 
 def _two_bone_knee(hip: np.ndarray, ankle: np.ndarray, thigh: float, shin: float, pole: np.ndarray) -> np.ndarray:
