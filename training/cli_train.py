@@ -95,13 +95,13 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     from a2m_core.cli.paths import output_path
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
     from training.benchmark import CASES, FIRST_SHARE, TWO_STEP_CASES, benchmark_voices, run_benchmark, speak_cases
 
     output_path(args.report, (".json",), "--report")
     if args.voices < 1:
         raise InputError(f"--voices {args.voices}: expected at least 1")
-    model = AudioToMotion.load(args.model)
+    model = load_model(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
     voices = benchmark_voices(args.voices_from, args.voices, seed=args.seed)

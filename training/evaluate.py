@@ -313,12 +313,12 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     """
     from tqdm import tqdm
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
     from a2m_core.motion.features import Normalizer
     from training.evaluator.model import Evaluator
 
     data = Path(data)
-    model = AudioToMotion.load(model_dir)
+    model = load_model(model_dir)
     evaluator = Evaluator.load(evaluator_dir)
     stats = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if config.asr and model.config.condition_input != "text":

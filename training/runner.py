@@ -129,11 +129,11 @@ def _build_model(init: Path | None, config: RunConfig):
     (speech_embedding) is imported from its wheel."""
     from dataclasses import replace as replace_fields
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
     from a2m_core.model.presets import preset_config
     from a2m_core.model.speech_embedding_import import init_model
 
-    start = AudioToMotion.load(init) if init is not None else None
+    start = load_model(init) if init is not None else None
     if start is not None and config.preset is None and not config.condition:
         return start
     if config.preset is not None:
@@ -188,6 +188,7 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
               resume: bool = False, progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train one stage on a dataset folder into run folder `out`; writes out/model when finished."""
+    from a2m_core.model import save_model
     from training.data.datasets import collate
     from training.loop import train
     from training.stage_data import MotionWindows, Utterances, stack_windows
@@ -242,7 +243,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():
-        model.save(out / MODEL_DIR)
+        save_model(model, out / MODEL_DIR)
         write_text(out / "train_summary.json", json.dumps(
             {**info, "loop": asdict(config.loop), "steps": result.steps, "last_losses": result.last_losses,
              "wall_s_last_session": result.wall_s, "num_items": len(dataset)}, indent=2) + "\n")

@@ -68,7 +68,7 @@ def _bench(args: argparse.Namespace) -> int:
         return _ros_bench(args)
     import torch
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model
     from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import backend_precision, load_generator, preset_model_dir
     from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
@@ -108,13 +108,13 @@ def _bench(args: argparse.Namespace) -> int:
         from a2m_core.runtime.torch_backend import TorchBackend
 
         torch.manual_seed(PRESET_SEED)
-        return TorchBackend(AudioToMotion.from_preset(args.reference_preset), device=device)
+        return TorchBackend(preset_model(args.reference_preset), device=device)
 
     def cascade():
         from a2m_core.runtime.cascade import CascadeGenerator
 
         torch.manual_seed(PRESET_SEED)
-        return CascadeGenerator(AudioToMotion.from_preset(args.cascade_preset))
+        return CascadeGenerator(preset_model(args.cascade_preset))
 
     settings = BenchSettings.quick() if args.quick else BenchSettings()
     report = run_benchmark(backends, None if args.no_baselines else reference,

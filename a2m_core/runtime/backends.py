@@ -48,10 +48,10 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
     """
     import torch
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
     torch.manual_seed(seed)
-    return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
+    return save_model(preset_model(preset), cache_dir() / "presets" / f"{preset}-seed{seed}")
 
 
 def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:

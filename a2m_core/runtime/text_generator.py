@@ -43,9 +43,9 @@ class TextGenerator:
     @classmethod
     def from_dir(cls, model_dir: str | Path, decoding: DecodingConfig = DecodingConfig(),
                  device: str = "cpu") -> TextGenerator:
-        from a2m_core.model import AudioToMotion
+        from a2m_core.model import load_model
 
-        return cls(AudioToMotion.load(model_dir, map_location=device), decoding, device)
+        return cls(load_model(model_dir, map_location=device), decoding, device)
 
     def describe(self) -> str:
         return f"torch {self.device} (text-conditioned model)"

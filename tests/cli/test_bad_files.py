@@ -79,9 +79,9 @@ def test_output_over_its_input_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["ship", "--model", "{model}", "--out", "{model}"],
                                   ["export", "onnx", "--model", "{model}", "--out", "{model}"]])
 def test_folder_output_over_its_input_model_is_refused(tmp_path, capsys, argv):
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
-    model = AudioToMotion.from_preset("tiny").save(tmp_path / "model")
+    model = save_model(preset_model("tiny"), tmp_path / "model")
     before = sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir())
     code, _, err = run_cli([a.format(model=model) for a in argv], capsys)
     assert_one_line_error(code, err, "is also the input --model")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from a2m_core.cli.main import main
-from a2m_core.model import AudioToMotion
+from a2m_core.model import preset_model, save_model
 from training.benchmark import (CASES, TWO_STEP_CASES, Case, TwoStepCase, benchmark_voices, chance_pairs, foot_kicked,
                                 hand_raised, jumps, score, sits, travels)
 from training.data.sequences import sequence_track
@@ -133,10 +133,10 @@ def test_benchmark_voices_are_never_heard_in_training():
 
 @pytest.fixture
 def tiny_model(tmp_path):
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     rng = np.random.default_rng(0)
     model.normalization = (rng.normal(size=263).astype(np.float32), np.ones(263, np.float32))
-    model.save(tmp_path / "model")
+    save_model(model, tmp_path / "model")
     return tmp_path / "model"
 
 

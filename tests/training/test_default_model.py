@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from a2m_core.cli.main import main
-from a2m_core.model import AudioToMotion
+from a2m_core.model import load_model
 
 DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
 
@@ -18,7 +18,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
 def test_shipped_model_is_within_40_mb_and_loads():
     files = [p for p in DEFAULT.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 40_000_000
-    model = AudioToMotion.load(DEFAULT)
+    model = load_model(DEFAULT)
     assert model.normalization is not None and model.config.frontend.kind == "logmel"
     report = json.loads((DEFAULT / "eval_test.json").read_text())
     assert report["num_utterances"] >= 32 and "r_top1" in report["metrics"]
@@ -44,7 +44,7 @@ def test_shipped_model_follows_spoken_instructions():
     0.005), 10 dB 0.62 (chance 0.01); the margins below leave room for another CPU's rounding."""
     from training.benchmark import CASES, benchmark_voices, run_benchmark, speak_cases
 
-    model = AudioToMotion.load(DEFAULT)
+    model = load_model(DEFAULT)
     speech = speak_cases(CASES, benchmark_voices("test", 2, seed=0))
     clean = run_benchmark(model, speech, seed=0)
     assert clean.accuracy >= 0.3 and clean.accuracy > clean.chance + 0.2
