@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
 from a2m_core.model import load_model, preset_model, save_model
 

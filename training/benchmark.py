@@ -218,7 +218,8 @@ def benchmark_voices(source: str, num_voices: int, seed: int = 0) -> list:
     a model trained on espeak-ng alone), taken round-robin over its voices so that the first three
     are three different voices.
     """
-    from training.data.voices import FESTIVAL_VOICES, voice_pool, voices_for_split
+    from a2m_core.audio.speech import FESTIVAL_VOICES
+    from training.data.voices import voice_pool, voices_for_split
 
     if source not in VOICE_SOURCES:
         raise ValueError(f"voice source must be one of {VOICE_SOURCES}, got {source!r}")
@@ -237,7 +238,7 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
     """16 kHz speech of each instruction by each voice (training.data.voices.Voice)."""
     from tqdm import tqdm
 
-    from training.data.tts import synthesize
+    from a2m_core.audio.speech import synthesize
 
     bar = tqdm(total=len(cases) * len(voices), desc="speaking", disable=not progress)
     speech = []

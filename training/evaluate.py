@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
-from training.data.voices import ENGINES, check_engines
+from training.data.voices import check_engines
 from training.instruction_slots import NUM_SLOTS
 from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, order_accuracy,
                               r_precision)
@@ -98,7 +99,7 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
 
 def _respeaker(config: EvalConfig):
     """(utterance index, text) -> (audio, speaker id): a voice of config.respeak's engine drawn per index and seed."""
-    from training.data.tts import synthesize
+    from a2m_core.audio.speech import synthesize
     from training.data.voices import voice_pool
 
     voices = [v for v in voice_pool() if v.engine == config.respeak]

@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
-from training.data.voices import ENGINES, check_engines
+from training.data.voices import check_engines
 from training.loop import LoopConfig, TrainResult, checkpoint_dirs
 
 MODEL_DIR = "model"

@@ -17,8 +17,6 @@ import gc
 import os
 import platform
 import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,15 +91,12 @@ class Report:
 
 def _espeak(text: str, voice_seed: int) -> np.ndarray | None:
     """16 kHz float32 speech of text from espeak-ng, or None where it is missing."""
-    from a2m_core.audio.io import load_audio
+    from a2m_core.audio.io import resample
+    from a2m_core.audio.speech import espeak
 
     if shutil.which("espeak-ng") is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        speed = 150 + 10 * (voice_seed % 4)
-        subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), text], check=True, capture_output=True)
-        return load_audio(wav).samples
+    return resample(*espeak(text, rate_wpm=150 + 10 * (voice_seed % 4)))
 
 
 def instruction_audio(seconds: float, seed: int) -> tuple[np.ndarray, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
 from a2m_core.limits import KEY_LIMITS, MAX_WIDTH, check_config_bounds
 from a2m_core.model import preset_model, save_model

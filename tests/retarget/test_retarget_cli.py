@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.retarget.robot_trajectory import RobotTrajectory
 
 
@@ -77,9 +77,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path, short_clip, g1_urdf, fixture_m
 
 
 def test_help_answers_without_importing_pinocchio():
-    code = "import sys; from a2m_core.cli.main import build_parser; build_parser(); assert 'pinocchio' not in sys.modules"
+    code = "import sys; from a2m_cli.main import build_parser; build_parser(); assert 'pinocchio' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-    result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main", "retarget", "--help"],
+    result = subprocess.run([sys.executable, "-m", "a2m_cli", "retarget", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "--urdf" in result.stdout
 

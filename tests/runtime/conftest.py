@@ -38,7 +38,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_export(tiny_model_dir, tmp_path_factory) -> Path:
     """`a2m export onnx` of the tiny model."""
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     out = tmp_path_factory.mktemp("export") / "tiny_onnx"
     threads = torch.get_num_threads()

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
 from a2m_core.runtime.backends import load_generator, load_model_generator, model_to_load
 from a2m_core.runtime.export import MOTION_FILE, ExportError, model_hash, read_export

@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 import torch
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.model import load_model
 from a2m_core.runtime.export import (
     CONDITION_FILE,

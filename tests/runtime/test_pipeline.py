@@ -66,7 +66,7 @@ def test_a2m_generate_gives_the_nodes_motion_for_a_seed(pipeline, tiny_model_dir
     """`a2m generate` loads through load_generator as the motion node does: same seed, same motion."""
     import soundfile
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     audio = np.random.default_rng(2).normal(0, 0.1, 24000).astype(np.float32)
     soundfile.write(tmp_path / "speech.wav", audio, 16000, subtype="FLOAT")

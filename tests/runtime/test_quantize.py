@@ -8,7 +8,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.runtime import tensorrt_backend
 from a2m_core.runtime.backends import load_generator
 from a2m_core.runtime.export import ExportError, read_export

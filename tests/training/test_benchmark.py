@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.model import preset_model, save_model
 from training.benchmark import (CASES, TWO_STEP_CASES, Case, TwoStepCase, benchmark_voices, chance_pairs, foot_kicked,
                                 hand_raised, jumps, score, sits, travels)
@@ -119,7 +119,8 @@ def test_two_step_chance_pairs_differ_at_every_step_and_include_the_reversed_ord
 
 
 def test_benchmark_voices_are_never_heard_in_training():
-    from training.data.voices import FESTIVAL_VOICES, voice_pool, voices_for_split
+    from a2m_core.audio.speech import FESTIVAL_VOICES
+    from training.data.voices import voice_pool, voices_for_split
 
     test = benchmark_voices("test", 4, seed=0)
     assert len(test) == 4 and set(test) <= set(voices_for_split(voice_pool(), "test"))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
+from a2m_core.audio.speech import espeak
 from a2m_core.model import load_model
 
 DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
@@ -27,7 +28,7 @@ def test_shipped_model_is_within_40_mb_and_loads():
 @pytest.mark.slow
 def test_generate_without_model_uses_the_shipped_one(tmp_path):
     speech = tmp_path / "raise.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), "raise your right hand"], check=True)
+    soundfile.write(speech, *espeak("raise your right hand", "en-us"))
     out = tmp_path / "motion.npy"
     assert main(["generate", "--audio", str(speech), "--out", str(out), "--joints", str(tmp_path / "j.npy")]) == 0
     features = np.load(out)

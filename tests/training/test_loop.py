@@ -30,7 +30,7 @@ def _env() -> dict[str, str]:
 
 
 def _train_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "a2m_core.cli.main", "train", *args]
+    return [sys.executable, "-m", "a2m_cli", "train", *args]
 
 
 def test_batches_are_a_function_of_seed_and_step_and_shard_the_global_batch():
@@ -156,7 +156,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_co
     common = ["length", "--data", str(tiny_corpus), "--config", str(config), "--init", str(tmp_path / "init")]
     subprocess.run(_train_cmd(*common, "--out", str(tmp_path / "one")), env=_env(), check=True, capture_output=True)
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "a2m_core.cli.main", "train", *common, "--out", str(tmp_path / "two")],
+                          "-m", "a2m_cli", "train", *common, "--out", str(tmp_path / "two")],
                          env=_env(), capture_output=True, text=True)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
 
@@ -205,7 +205,7 @@ def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
     """`a2m train --condition kind=avgpool,pool=4 --styles oral` builds and records that run."""
     import json
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     save_model(preset_model("tiny"), tmp_path / "rvq")
     assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--init",

@@ -33,7 +33,7 @@ def test_shipped_model_is_smaller_and_decodes_the_same_tokens(tmp_path, tiny_cor
 
 
 def test_ship_command_writes_the_folder_and_refuses_a_non_model(tmp_path, capsys):
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     model = preset_model("tiny")
     model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))

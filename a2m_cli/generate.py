@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
-from a2m_core.cli.paths import check_distinct, output_path
+from a2m_cli.decoding import add_decoding_arguments, decoding_from
+from a2m_cli.paths import check_distinct, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
 from a2m_core.runtime.interface import BACKENDS

@@ -6,8 +6,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.decoding import add_decoding_arguments, decoding_from
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.paths import SHIPPED_MODEL_DIR, shipped_model_dir
 

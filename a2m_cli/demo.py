@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import BACKENDS
 
@@ -23,9 +23,9 @@ DEFAULT_TEXT = "walk forward, then wave with your right hand"
 def _speak(text: str, out_wav: Path) -> Path:
     """Synthesise `text` with an unseen test-split voice of the corpus (espeak-ng) into a 16 kHz WAV."""
     from a2m_core.audio.io import save_wav
+    from a2m_core.audio.speech import synthesize
 
     try:
-        from training.data.tts import synthesize
         from training.data.voices import voice_pool, voices_for_split
     except ImportError:
         raise InputError("speech synthesis needs the training package: pass --audio WAV instead") from None
@@ -79,7 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
         print("ros:         skipped: the a2m_ros interfaces are not built (run `make setup`)")
         return 0
     ros_out = out_dir / "ros"
-    command = [sys.executable, "-m", "a2m_core.cli.main", "ros", "up", "--audio-file", str(wav),
+    command = [sys.executable, "-m", "a2m_cli", "ros", "up", "--audio-file", str(wav),
                "--model", str(model_dir), "--out", str(ros_out)]
     print(f"ros:         {' '.join(command[2:])}")
     result = subprocess.run(command)

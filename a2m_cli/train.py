@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments
+from a2m_cli.decoding import add_decoding_arguments
 
 STAGE_CHOICES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders", "evaluator")
 STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder taught the instruction's slots "
@@ -18,7 +18,7 @@ STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder t
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from a2m_core.cli.paths import output_folder
+    from a2m_cli.paths import output_folder
     from a2m_core.errors import InputError
     from training.runner import MODEL_DIR, RunConfig
 
@@ -66,8 +66,8 @@ def _eval(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    from a2m_core.cli.decoding import decoding_from
-    from a2m_core.cli.paths import output_path
+    from a2m_cli.decoding import decoding_from
+    from a2m_cli.paths import output_path
     from a2m_core.errors import InputError
     from training.evaluate import EvalConfig, evaluate, write_report
 
@@ -92,7 +92,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
 
-    from a2m_core.cli.paths import output_path
+    from a2m_cli.paths import output_path
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
     from a2m_core.model import load_model
@@ -126,7 +126,7 @@ def _eval_instructions(args: argparse.Namespace) -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    from a2m_core.cli.paths import check_distinct, output_folder
+    from a2m_cli.paths import check_distinct, output_folder
     from a2m_core.errors import InputError
     from training.ship import ship_model
 
@@ -147,7 +147,7 @@ def register(subparsers) -> None:
                     "words and slots first), or masked + residual + length (or transformers for all three at once) "
                     "on datasets without action records. Checkpoints go "
                     "to OUT/checkpoints every loop.checkpoint_every steps; --resume continues a killed run with the "
-                    "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_core.cli.main "
+                    "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_cli.main "
                     "train ... (the batch size is global). When finished, OUT/model is a model folder.")
     train.add_argument("stage", choices=STAGE_CHOICES,
                        help=STAGE_HELP)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 
 PRESET_NAMES = ("paper", "edge", "edge-embedding", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here

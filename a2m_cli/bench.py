@@ -8,8 +8,8 @@ import os
 import shlex
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments
-from a2m_core.cli.paths import output_folder
+from a2m_cli.decoding import add_decoding_arguments
+from a2m_cli.paths import output_folder
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import BACKENDS
@@ -30,7 +30,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _ros_bench(args: argparse.Namespace) -> int:
     """`a2m bench --ros`: `a2m ros bench` with this command's model options (one backend at most)."""
-    from a2m_ros.cli import DEFAULT_PARAMS, ros_bench
+    from a2m_cli.ros import DEFAULT_PARAMS, ros_bench
 
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     if len(backends) > 1:
@@ -49,7 +49,7 @@ def _ros_bench(args: argparse.Namespace) -> int:
 def _decoding(args: argparse.Namespace):
     """The decoding options; with --onnx, the export's own (so that a given export is timed as it
     is, not rebuilt), and options that contradict it are refused."""
-    from a2m_core.cli.decoding import decoding_from
+    from a2m_cli.decoding import decoding_from
     from a2m_core.runtime.export import read_export
     from a2m_core.runtime.interface import DecodingConfig
 
