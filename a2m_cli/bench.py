@@ -71,7 +71,7 @@ def _bench(args: argparse.Namespace) -> int:
     from a2m_core.model import preset_model
     from a2m_core.paths import shipped_model_dir
     from a2m_core.runtime.backends import backend_precision, load_generator, preset_model_dir
-    from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
+    from a2m_core.runtime.speed_bench import BenchSettings, markdown, run_benchmark
     from a2m_core.runtime.export import read_export
 
     if args.out:

@@ -96,7 +96,8 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
     from a2m_core.model import load_model
-    from training.benchmark import CASES, FIRST_SHARE, TWO_STEP_CASES, benchmark_voices, run_benchmark, speak_cases
+    from training.instruction_eval import (CASES, FIRST_SHARE, TWO_STEP_CASES, eval_voices, evaluate_instructions,
+                                           speak_cases)
 
     output_path(args.report, (".json",), "--report")
     if args.voices < 1:
@@ -104,18 +105,18 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
-    voices = benchmark_voices(args.voices_from, args.voices, seed=args.seed)
+    voices = eval_voices(args.voices_from, args.voices, seed=args.seed)
     speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
     results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from,
                "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
                "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
     conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
     for name, snr in conditions:
-        result = run_benchmark(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
+        result = evaluate_instructions(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
     for name, snr in conditions:
-        result = run_benchmark(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
+        result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
         results["two_step"][name] = result.to_dict()
         first, second = result.per_step
         print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "

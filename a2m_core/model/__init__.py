@@ -3,7 +3,7 @@
 Stable public API (other parts of a2m, the ROS nodes and export build on these names):
 
     from a2m_core.model import AudioToMotion, load_model, preset_model, save_model
-    from a2m_core.generation import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
+    from a2m_core.decoding import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
 
     model = load_model("models/edge")                  # folder: config.json + model.safetensors [+ Mean.npy, Std.npy]
     model = preset_model("edge")                       # random weights; presets: see a2m_core.model.presets

@@ -1,7 +1,7 @@
 """The whole model: audio front-end -> condition encoder -> masked + residual transformers -> RVQ-VAE.
 
 `AudioToMotion` holds the trained parts; the decoding loop that turns a condition into tokens
-and features is `a2m_core.generation.generate`. With a text front-end (`TextFrontendConfig`)
+and features is `a2m_core.decoding.generate`. With a text front-end (`TextFrontendConfig`)
 the same class is the text-conditioned variant (text baseline, ASR cascade): only the front-end
 differs, and `encode_text` replaces `encode_audio`.
 """

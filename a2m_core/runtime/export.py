@@ -205,7 +205,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
     import torch
     from tqdm import tqdm
 
-    from a2m_core.generation import make_noise
+    from a2m_core.decoding import make_noise
     from a2m_core.model import load_model
     from a2m_core.runtime.graphs import ConditionGraph, MotionGraph
 

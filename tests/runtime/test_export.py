@@ -110,7 +110,7 @@ def test_an_export_of_another_model_version_is_stale(tiny_export, tiny_model_dir
 @pytest.mark.slow
 def test_topk_exports_as_a_constant_k(tiny_model_dir, tmp_path):
     """Graph (b) with top-k sampling holds TopK nodes whose K TensorRT accepts."""
-    from a2m_core.generation import make_noise
+    from a2m_core.decoding import make_noise
     from a2m_core.runtime.export import _attention_fast_path_off, _export_motion
     from a2m_core.runtime.graphs import MotionGraph
     from a2m_core.runtime.interface import DecodingConfig

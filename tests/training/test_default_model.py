@@ -39,17 +39,17 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_model_follows_spoken_instructions():
-    """The instruction benchmark (training/benchmark.py) on the shipped model, voices of the test split
+    """The instruction benchmark (training/instruction_eval.py) on the shipped model, voices of the test split
     (never heard in training): far above the measured chance rate, clean and at 10 dB SNR, and the
     side of a raised hand is right more often than not. Recorded with 4 voices: clean 0.62 (chance
     0.005), 10 dB 0.62 (chance 0.01); the margins below leave room for another CPU's rounding."""
-    from training.benchmark import CASES, benchmark_voices, run_benchmark, speak_cases
+    from training.instruction_eval import CASES, eval_voices, evaluate_instructions, speak_cases
 
     model = load_model(DEFAULT)
-    speech = speak_cases(CASES, benchmark_voices("test", 2, seed=0))
-    clean = run_benchmark(model, speech, seed=0)
+    speech = speak_cases(CASES, eval_voices("test", 2, seed=0))
+    clean = evaluate_instructions(model, speech, seed=0)
     assert clean.accuracy >= 0.3 and clean.accuracy > clean.chance + 0.2
     hands = [clean.per_case[c.instruction] for c in CASES if c.kind.startswith("raise")]
     assert np.mean(hands) > 0.5
-    noisy = run_benchmark(model, speech, noise_snr_db=10.0, seed=0)
+    noisy = evaluate_instructions(model, speech, noise_snr_db=10.0, seed=0)
     assert noisy.accuracy > noisy.chance + 0.1

@@ -10,7 +10,7 @@ import pytest
 
 from a2m_cli.main import main
 from a2m_core.model import preset_model, save_model
-from training.benchmark import (CASES, TWO_STEP_CASES, Case, TwoStepCase, benchmark_voices, chance_pairs, foot_kicked,
+from training.instruction_eval import (CASES, TWO_STEP_CASES, Case, TwoStepCase, eval_voices, chance_pairs, foot_kicked,
                                 hand_raised, jumps, score, sits, travels)
 from training.data.sequences import sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
@@ -122,14 +122,14 @@ def test_benchmark_voices_are_never_heard_in_training():
     from a2m_core.audio.speech import FESTIVAL_VOICES
     from training.data.voices import voice_pool, voices_for_split
 
-    test = benchmark_voices("test", 4, seed=0)
+    test = eval_voices("test", 4, seed=0)
     assert len(test) == 4 and set(test) <= set(voices_for_split(voice_pool(), "test"))
-    festival = benchmark_voices("festival", 20, seed=0)
+    festival = eval_voices("festival", 20, seed=0)
     assert len(festival) == 9 and len(set(festival)) == 9 and all(v.engine == "festival" for v in festival)
     assert {v.name for v in festival[:3]} == set(FESTIVAL_VOICES)  # the first three are three different voices
-    assert benchmark_voices("festival", 4, seed=0) == festival[:4]
+    assert eval_voices("festival", 4, seed=0) == festival[:4]
     with pytest.raises(ValueError, match="voice source"):
-        benchmark_voices("piper", 2)
+        eval_voices("piper", 2)
 
 
 @pytest.fixture

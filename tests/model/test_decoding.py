@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.generation import (
+from a2m_core.decoding import (
     generate,
     generate_from_condition,
     guide,
