@@ -70,9 +70,9 @@ def _bench(args: argparse.Namespace) -> int:
 
     from a2m_core.model import preset_model
     from a2m_core.paths import shipped_model_dir
-    from a2m_core.runtime.backends import backend_precision, load_generator, preset_model_dir
-    from a2m_core.runtime.speed_bench import BenchSettings, markdown, run_benchmark
+    from a2m_core.runtime.backends import backend_precision, load_backend, preset_model_dir
     from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.speed_bench import BenchSettings, markdown, run_benchmark
 
     if args.out:
         output_folder(args.out)
@@ -99,7 +99,7 @@ def _bench(args: argparse.Namespace) -> int:
     def backend(name: str):
         # --onnx serves the backend of its precision; the other one's export comes from the cache
         onnx_dir = args.onnx if given_precision == backend_precision(name) else None
-        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
+        return lambda: load_backend(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
                                       threads=threads, device=device)
 
     backends = {name: backend(name) for name in names}
@@ -111,10 +111,10 @@ def _bench(args: argparse.Namespace) -> int:
         return TorchBackend(preset_model(args.reference_preset), device=device)
 
     def cascade():
-        from a2m_core.runtime.cascade import CascadeGenerator
+        from a2m_core.runtime.cascade import CascadeBackend
 
         torch.manual_seed(PRESET_SEED)
-        return CascadeGenerator(preset_model(args.cascade_preset))
+        return CascadeBackend(preset_model(args.cascade_preset))
 
     settings = BenchSettings.quick() if args.quick else BenchSettings()
     report = run_benchmark(backends, None if args.no_baselines else reference,

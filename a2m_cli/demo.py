@@ -49,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
     from a2m_core.motion.bvh import write_bvh
     from a2m_core.motion.render import render_motion
     from a2m_core.paths import shipped_model_dir
-    from a2m_core.runtime.backends import load_generator
+    from a2m_core.runtime.backends import load_backend
 
     out_dir: Path = output_folder(args.out)
     outputs = {name: out_dir / name for name in ("motion.npy", "joints.npy", "motion.bvh", "motion.mp4")}
@@ -61,15 +61,15 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"a2m: warning: {warning}")
     title = args.text if args.audio is None else wav.name
 
-    generator = load_generator(args.backend, model_dir=model_dir)
-    motion = generator.generate(audio.samples, audio.sample_rate_hz, seed=args.seed)
+    backend = load_backend(args.backend, model_dir=model_dir)
+    motion = backend.generate(audio.samples, audio.sample_rate_hz, seed=args.seed)
     save_npy(out_dir / "motion.npy", motion.features)
     save_npy(out_dir / "joints.npy", motion.joints)
     write_bvh(out_dir / "motion.bvh", motion.joints, motion.skeleton, motion.fps)
     video = render_motion(motion, out_dir / "motion.mp4", title=title)
     print(f"instruction: {wav}")
     print(f"motion:      {out_dir / 'motion.npy'} {motion.features.shape}, {motion.duration_s:.1f} s "
-          f"(model {model_dir}, backend {generator.name})")
+          f"(model {model_dir}, backend {backend.name})")
     print(f"video:       {video}")
     print(f"bvh:         {out_dir / 'motion.bvh'}")
 

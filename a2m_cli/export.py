@@ -56,9 +56,9 @@ def _onnx(args: argparse.Namespace) -> int:
 
 def _agreement(float_info, int8_info) -> str:
     """How closely the int8 graphs follow the float ones on a few spoken instructions, in words."""
-    from a2m_core.runtime.speed_bench import instruction_audio
     from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
     from a2m_core.runtime.quantize import token_agreement
+    from a2m_core.runtime.speed_bench import instruction_audio
 
     clips = [instruction_audio(3.0, seed=k) for k in range(AGREEMENT_CLIPS)]
     cpu = ["CPUExecutionProvider"]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.interface import DecodingConfig, GraphOutputs, GraphSpec
 
 
-class TorchBackend(Generator):
+class TorchBackend(Backend):
     """Runs a loaded AudioToMotion eagerly; the reference every other backend is compared with."""
 
     name = "torch"

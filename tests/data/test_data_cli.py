@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from a2m_cli.main import main
 from a2m_core.audio.io import save_wav
 from a2m_core.audio.speech import synthesize
-from a2m_cli.main import main
 from training.data.augment import snr_db
 from training.data.voices import voice_pool
 

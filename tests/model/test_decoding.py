@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from a2m_core.errors import InputError
 from a2m_core.decoding import (
     generate,
     generate_from_condition,
@@ -18,6 +17,7 @@ from a2m_core.decoding import (
     noise_shape,
     top_k_filter,
 )
+from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion, preset_model
 
 

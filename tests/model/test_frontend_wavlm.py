@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from a2m_core.errors import InputError
 from a2m_core.decoding import generate, make_noise
+from a2m_core.errors import InputError
 from a2m_core.model import AudioToMotion, load_model, save_model
 from a2m_core.model.frontend_wavlm import WavLMFrontend
 from a2m_core.model.presets import preset_config

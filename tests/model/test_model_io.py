@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from a2m_core.errors import InputError
 from a2m_core.decoding import generate, make_noise
+from a2m_core.errors import InputError
 from a2m_core.model import load_model, preset_model, save_model
 from a2m_core.model.io import CONFIG_FILE, WEIGHTS_FILE
 

@@ -10,11 +10,11 @@ import pytest
 
 from a2m_cli.main import main
 from a2m_core.model import preset_model, save_model
-from training.instruction_eval import (CASES, TWO_STEP_CASES, Case, TwoStepCase, eval_voices, chance_pairs, foot_kicked,
-                                hand_raised, jumps, score, sits, travels)
 from training.data.sequences import sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import render
+from training.instruction_eval import (CASES, TWO_STEP_CASES, Case, TwoStepCase, chance_pairs, eval_voices, foot_kicked,
+                                       hand_raised, jumps, score, sits, travels)
 
 
 def _joints(kind: str, seed: int = 0, **params) -> np.ndarray:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from a2m_core.errors import InputError
 from a2m_core.decoding import generate_from_condition
+from a2m_core.errors import InputError
 from a2m_core.model import load_model, preset_model, save_model
 from training.runner import RunConfig, run_stage
 from training.ship import is_inference_only, ship_model
