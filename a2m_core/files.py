@@ -4,7 +4,7 @@ Every file a2m writes goes to a temporary name beside its target, `.NAME.RANDOM.
 (the same folder, so the final rename is atomic; the same suffix, so writers that choose a
 format by suffix, such as ffmpeg, soundfile and np.save, still do), is flushed to disk and
 renamed over the target once complete. An exception, Ctrl-C or SIGTERM (the command line turns
-it into an exception, see `a2m_core.cli.main`) on the way deletes the temporary file and leaves
+it into an exception, see `a2m_cli.main`) on the way deletes the temporary file and leaves
 the previous file, if any, as it was. Folders (model folders, exports, checkpoints) are staged
 and swapped in the same way as a whole.
 """

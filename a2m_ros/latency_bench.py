@@ -8,14 +8,10 @@ to both through the middleware, as it would to a microphone node and a controlle
 
 from __future__ import annotations
 
-import shutil
 import statistics
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
@@ -23,8 +19,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from std_msgs.msg import Header
 from trajectory_msgs.msg import JointTrajectory
 
-from a2m_core.audio.io import SAMPLE_RATE_HZ, load_audio
-from a2m_core.errors import InputError
+from a2m_core.audio.io import SAMPLE_RATE_HZ, resample
+from a2m_core.audio.speech import espeak
 from a2m_ros.messages import audio_chunk
 from a2m_ros.msg import AudioChunk, MotionStatus
 
@@ -42,13 +38,9 @@ class LatencySample:
     utterances: int  # utterances the node made of the sentence: 1, unless it split it
 
 
-def speak(text: str, folder: Path, voice: str = "en-us") -> np.ndarray:
+def speak(text: str, voice: str = "en-us") -> np.ndarray:
     """espeak-ng speech as float32 mono 16 kHz."""
-    if shutil.which("espeak-ng") is None:
-        raise InputError("espeak-ng is not installed: run scripts/setup.sh (apt-get install espeak-ng)")
-    path = folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-    return load_audio(path).samples
+    return resample(*espeak(text, voice))
 
 
 class LatencyProbe(Node):
@@ -128,19 +120,18 @@ def _time_utterances(probe: LatencyProbe, runs: int, silence_s: float, timeout_s
         time.sleep(0.05)
     time.sleep(0.3)  # let discovery settle before timing
     samples = []
-    with tempfile.TemporaryDirectory(prefix="a2m-latency-") as tmp:
-        for i in range(runs):
-            sentence = SENTENCES[i % len(SENTENCES)]
-            speech = speak(sentence, Path(tmp))
-            seen = len(probe.statuses)
-            latency = probe.send_and_time(speech, silence_s, timeout_s)
-            with probe.status_came:  # the trajectory and its DONE status travel on two topics: either comes first
-                probe.status_came.wait_for(lambda: any(s.state == MotionStatus.STATE_DONE
-                                                       for s in probe.statuses[seen:]), timeout_s)
-            statuses = probe.statuses[seen:]
-            done = [s for s in statuses if s.state == MotionStatus.STATE_DONE]
-            node_latency, motion_s = (done[-1].latency_s, done[-1].motion_s) if done else (float("nan"),) * 2
-            utterances = len({s.utterance_id for s in statuses if s.state == MotionStatus.STATE_ACCEPTED})
-            samples.append(LatencySample(sentence, len(speech) / SAMPLE_RATE_HZ, latency, node_latency, motion_s,
-                                         utterances))
+    for i in range(runs):
+        sentence = SENTENCES[i % len(SENTENCES)]
+        speech = speak(sentence)
+        seen = len(probe.statuses)
+        latency = probe.send_and_time(speech, silence_s, timeout_s)
+        with probe.status_came:  # the trajectory and its DONE status travel on two topics: either comes first
+            probe.status_came.wait_for(lambda: any(s.state == MotionStatus.STATE_DONE
+                                                   for s in probe.statuses[seen:]), timeout_s)
+        statuses = probe.statuses[seen:]
+        done = [s for s in statuses if s.state == MotionStatus.STATE_DONE]
+        node_latency, motion_s = (done[-1].latency_s, done[-1].motion_s) if done else (float("nan"),) * 2
+        utterances = len({s.utterance_id for s in statuses if s.state == MotionStatus.STATE_ACCEPTED})
+        samples.append(LatencySample(sentence, len(speech) / SAMPLE_RATE_HZ, latency, node_latency, motion_s,
+                                     utterances))
     return samples

@@ -42,12 +42,11 @@ from a2m_core.errors import InputError
 from a2m_core.motion.skeleton import HUMANML3D
 from a2m_core.paths import CHECKOUT  # relative retarget_map paths fall back to the checkout
 from a2m_core.retarget.trajectory import JointTrajectoryPoints, TrajectoryConfig, joint_trajectory_points
-from a2m_core.runtime.backends import BACKENDS, load_model_generator, model_to_load
+from a2m_core.runtime.backends import BACKENDS, load_model_backend, model_to_load
 from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.jobs import CONVERTING, Job, JobQueue
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.playback import Playback, RobotState
-from a2m_core.runtime.text_generator import TextGenerator
 from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, StreamEvent, UtteranceStream
 from a2m_ros.action import GenerateMotion
 from a2m_ros.messages import (
@@ -275,11 +274,18 @@ class MotionNode(Node):
         return self._resampler.push(to_mono(samples))
 
     def _on_instruction(self, msg: String) -> None:
-        if self._pipeline is None or not isinstance(self._pipeline.generator, TextGenerator):
-            self._reject(0, f"typed instruction {msg.data[:40]!r} ignored: the loaded model is not text-conditioned; "
-                            "speak it, or load a text model to use `instruction`")
+        try:
+            self._text_accepted(msg.data)
+        except InputError as exc:
+            self._reject(0, f"typed instruction {msg.data[:40]!r} ignored: {exc}")
             return
         self._submit(Job(self._new_id(), np.zeros(0, np.float32), time.monotonic(), text=msg.data))
+
+    def _text_accepted(self, text: str) -> None:
+        """InputError unless the loaded model takes typed instructions (its backend says)."""
+        if self._pipeline is None:
+            raise InputError("no model is loaded yet; typed instructions need a text model")
+        self._pipeline.backend.check_text(text)
 
     # ---------------------------------------------------------------- scheduling
 
@@ -321,10 +327,10 @@ class MotionNode(Node):
             pipeline = self._load_pipeline()
             seed = self.cfg.seed + job.utterance_id - 1
             if job.text:
-                features = pipeline.generator.from_text(job.text, motion_s=job.motion_s, seed=seed)  # (t d)
+                features = pipeline.backend.from_text(job.text, motion_s=job.motion_s, seed=seed)  # (t d)
             else:
                 check_samples(job.audio, what="utterance")
-                features = pipeline.generator(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
+                features = pipeline.backend(job.audio, motion_s=job.motion_s, seed=seed)  # (t d)
             job.stages.append(CONVERTING)
             job.clip = pipeline.clip_from_features(features)
             job.generation_s = time.monotonic() - started
@@ -339,22 +345,19 @@ class MotionNode(Node):
             cfg = self.cfg
             try:
                 model_dir, what = model_to_load(cfg.model_path, cfg.model_preset)
-                generator = load_model_generator(cfg.backend, model_dir, cfg.decoding, cfg.device)
+                backend = load_model_backend(cfg.backend, model_dir, cfg.decoding, cfg.device)
             except Exception as exc:
                 raise InputError(f"model not loaded: {exc}") from exc
-            self._pipeline = MotionPipeline(generator, cfg.joint_prefix)
+            self._pipeline = MotionPipeline(backend, cfg.joint_prefix)
             log = self.get_logger().warning if "random" in what else self.get_logger().info
-            log(f"model ready: {what}; backend {generator.describe()} (asked: {cfg.backend})")
+            log(f"model ready: {what}; backend {backend.describe()} (asked: {cfg.backend})")
         return self._pipeline
 
     def _warm_up(self, pipeline: MotionPipeline) -> None:
         """Run the model once (onnxruntime and torch set up their kernels on the first run), before audio comes."""
         started = time.monotonic()
         try:
-            if isinstance(pipeline.generator, TextGenerator):
-                pipeline.generator.from_text("stand still", seed=0)
-            else:
-                pipeline.generator(np.zeros(SAMPLE_RATE_HZ, np.float32), seed=0)
+            pipeline.backend.warm_up()
         except Exception as exc:  # noqa: BLE001 - each utterance will say why generation fails
             self.get_logger().error(f"model warm-up failed: {type(exc).__name__}: {exc}")
             return
@@ -385,7 +388,7 @@ class MotionNode(Node):
         except ImportError as exc:
             self._robot_off = f"robot output off: {exc}; install the retarget extra (pip install -e .[retarget])"
         else:
-            skeleton = HUMANML3D if self._pipeline is None else self._pipeline.generator.skeleton
+            skeleton = HUMANML3D if self._pipeline is None else self._pipeline.backend.skeleton
             map_path = Path(self.cfg.retarget_map)
             if not map_path.is_absolute() and not map_path.exists():
                 map_path = CHECKOUT / map_path
@@ -481,10 +484,9 @@ class MotionNode(Node):
         result = GenerateMotion.Result()
         audio = np.zeros(0, np.float32)
         try:
-            text_model = self._pipeline is not None and isinstance(self._pipeline.generator, TextGenerator)
-            if goal.text and not text_model:
-                raise InputError("text goals need a text model; this node has an audio model: send audio")
-            if not goal.text:
+            if goal.text:
+                self._text_accepted(goal.text)
+            else:
                 audio = chunk_samples(goal.audio)  # (n c)
                 check_samples(audio, what="goal audio")
                 audio = resample(to_mono(audio), check_sample_rate(goal.audio.sample_rate), SAMPLE_RATE_HZ)

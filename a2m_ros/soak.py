@@ -13,7 +13,6 @@ import random
 import resource
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
@@ -37,13 +36,13 @@ class SoakPlan:
     texts: list[str]
 
 
-def soak_plan(count: int, seed: int, pause_s: tuple[float, float], folder: Path) -> SoakPlan:
+def soak_plan(count: int, seed: int, pause_s: tuple[float, float]) -> SoakPlan:
     """`count` instructions, voice and text cycling, separated by pauses drawn uniformly from `pause_s`."""
     rng = random.Random(seed)
     parts, spans, texts, position = [np.zeros(SAMPLE_RATE_HZ // 2, np.float32)], [], [], SAMPLE_RATE_HZ // 2
     for i in range(count):
         text = SENTENCES[i % len(SENTENCES)]
-        speech = speak(text, folder, voice=VOICES[i % len(VOICES)])
+        speech = speak(text, voice=VOICES[i % len(VOICES)])
         loud = np.flatnonzero(np.abs(speech) > 0.01)
         speech = speech[loud[0]:loud[-1] + 1]
         spans.append((position, position + len(speech)))

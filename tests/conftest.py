@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from a2m_core.audio.io import load_audio
+from a2m_core.audio.io import resample
+from a2m_core.audio.speech import espeak
 
 SHARED_DIR = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -38,15 +38,12 @@ def unwritable_dir(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def speak(tmp_path_factory):
-    """speak(text, voice) -> float32 mono 16 kHz speech synthesised by espeak-ng (22.05 kHz WAV)."""
+def speak():
+    """speak(text, voice) -> float32 mono 16 kHz speech synthesised by espeak-ng (resampled from its 22.05 kHz)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng absent: scripts/setup.sh installs it (apt)")
-    folder = tmp_path_factory.mktemp("speech")
 
     def speak(text: str, voice: str = "en-us") -> np.ndarray:
-        path = folder / f"{abs(hash((text, voice)))}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-        return load_audio(path).samples
+        return resample(*espeak(text, voice))
 
     return speak

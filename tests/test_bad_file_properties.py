@@ -23,9 +23,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
-from a2m_core.model import AudioToMotion
+from a2m_core.model import load_model, preset_model, save_model
 
 FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "humanml3d"
 LIMIT_S = 60  # one command on one generated file; the slowest real case here takes a few seconds
@@ -136,11 +136,11 @@ audio_files = st.one_of(
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny") / "model"
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     if (FIXTURE / "Mean.npy").is_file():
         model.normalization = (np.load(FIXTURE / "Mean.npy").astype(np.float32),
                                np.load(FIXTURE / "Std.npy").astype(np.float32))
-    return model.save(folder)
+    return save_model(model, folder)
 
 
 @FEW
@@ -246,7 +246,7 @@ statistics = st.one_of(st.builds(lambda v: np.full(263, v, np.float32), st.sampl
 
 
 def model_complete(path: Path) -> None:
-    AudioToMotion.load(path)
+    load_model(path)
 
 
 @settings(FEW, max_examples=8)
@@ -287,7 +287,7 @@ json_values = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st
 @st.composite
 def config_edits(draw):
     """A function editing a config document: one value replaced, or one key removed."""
-    reference = AudioToMotion.from_preset("tiny").config.to_dict()
+    reference = preset_model("tiny").config.to_dict()
     paths = sorted(leaves(reference))
     path = draw(st.sampled_from(paths))
     cut = draw(st.integers(1, len(path)))  # edit the leaf or one of the sections above it
@@ -339,7 +339,7 @@ def test_model_info_on_damaged_weights(tmp_path, tiny_model, cut, noise):
 def test_read_export_on_generated_documents(tmp_path, edit, spec_value):
     from a2m_core.runtime.export import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, META_FILE, read_export
 
-    config = AudioToMotion.from_preset("tiny").config.to_dict()
+    config = preset_model("tiny").config.to_dict()
     edit(config)
     document = {"format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION, "model_config": config,
                 "spec": {"max_frames": spec_value, "noise_dims": [1, 2, 3]}}

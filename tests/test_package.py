@@ -8,8 +8,8 @@ import pytest
 
 def test_core_is_ros_free():
     code = (
-        "import sys, a2m_core, a2m_core.motion.skeleton, a2m_core.motion.io, a2m_core.cli.main;"
-        "a2m_core.cli.main.build_parser();"
+        "import sys, a2m_core, a2m_core.motion.skeleton, a2m_core.motion.io, a2m_cli.main;"
+        "a2m_cli.main.build_parser();"
         "assert 'rclpy' not in sys.modules, 'a2m_core pulled in rclpy'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -17,13 +17,13 @@ def test_core_is_ros_free():
 
 @pytest.mark.parametrize("argv", [["--help"], ["motion", "--help"], ["demo", "--help"]])
 def test_cli_help(argv):
-    result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main", *argv], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "a2m_cli", *argv], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "usage: a2m" in result.stdout
 
 
 def test_cli_without_command_prints_help_and_fails():
-    result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "a2m_cli"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "COMMAND" in result.stdout
 

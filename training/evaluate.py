@@ -30,10 +30,11 @@ import numpy as np
 import torch
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
-from training.data.voices import ENGINES, check_engines
+from training.data.voices import check_engines
 from training.instruction_slots import NUM_SLOTS
 from training.metrics import (Estimate, diversity, frechet_distance, matching_score, multimodality, order_accuracy,
                               r_precision)
@@ -99,7 +100,7 @@ def _degrade(audio: np.ndarray, config: EvalConfig, index: int) -> np.ndarray:
 
 def _respeaker(config: EvalConfig):
     """(utterance index, text) -> (audio, speaker id): a voice of config.respeak's engine drawn per index and seed."""
-    from training.data.tts import synthesize
+    from a2m_core.audio.speech import synthesize
     from training.data.voices import voice_pool
 
     voices = [v for v in voice_pool() if v.engine == config.respeak]
@@ -215,7 +216,7 @@ def _transcribe(utterances: list[_Utterance], progress: bool) -> dict:
             "examples": [{"spoken": u.spoken, "heard": h} for u, h in zip(utterances[:5], heard)]}
 
 
-class _Generator:
+class _MotionSampler:
     """Batches of utterances -> generated motion (normalised with the dataset's statistics).
 
     graphs: an ONNX backend of the same model (e.g. its int8 export) to generate with instead of
@@ -231,7 +232,7 @@ class _Generator:
 
     @torch.no_grad()
     def __call__(self, batch: list[_Utterance], seed: int) -> list[np.ndarray]:
-        from a2m_core.generation import generate, generate_from_condition, make_noise
+        from a2m_core.decoding import generate, generate_from_condition, make_noise
 
         model = self.model
         lengths = torch.tensor([u.length for u in batch])
@@ -314,12 +315,12 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     """
     from tqdm import tqdm
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
     from a2m_core.motion.features import Normalizer
     from training.evaluator.model import Evaluator
 
     data = Path(data)
-    model = AudioToMotion.load(model_dir)
+    model = load_model(model_dir)
     evaluator = Evaluator.load(evaluator_dir)
     stats = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if config.asr and model.config.condition_input != "text":
@@ -333,7 +334,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
     graphs = None
     if onnx_dir is not None:
         graphs = _onnx_graphs(model, model_dir, Path(onnx_dir), config)
-    generator = _Generator(model, (stats.mean, stats.std), config, graphs)
+    sampler = _MotionSampler(model, (stats.mean, stats.std), config, graphs)
     with torch.no_grad():
         text = evaluator.embed_text([u.caption for u in utterances]).numpy()
     real = _embed_motion(evaluator, [u.motion for u in utterances])
@@ -345,7 +346,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
         with torch.no_grad():
             order_text = [evaluator.embed_text(t).numpy() for t in texts]
     batches = [utterances[start:start + config.batch_size] for start in range(0, len(utterances), config.batch_size)]
-    predicted = np.concatenate([generator.predicted_frames(batch) for batch in batches])
+    predicted = np.concatenate([sampler.predicted_frames(batch) for batch in batches])
     true = np.array([u.length for u in utterances])
     lengths = {"true_s": float(true.mean() / model.config.fps), "predicted_s": float(predicted.mean() / model.config.fps),
                "ratio": float(np.mean(predicted / true))}
@@ -356,7 +357,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
         generated = [None] * len(utterances)
         for b, start in enumerate(range(0, len(utterances), config.batch_size)):
             rows = list(range(start, min(start + config.batch_size, len(utterances))))
-            for row, motion in zip(rows, generator([utterances[r] for r in rows], seed=repeat * 100_003 + b)):
+            for row, motion in zip(rows, sampler([utterances[r] for r in rows], seed=repeat * 100_003 + b)):
                 generated[row] = motion
         gen = _embed_motion(evaluator, generated)
         order = rng.permutation(len(utterances))  # batches of 32 for R-precision differ per repeat
@@ -377,7 +378,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
                 motions = []
                 for start in range(0, config.mm_generations, config.batch_size):
                     count = min(config.batch_size, config.mm_generations - start)
-                    motions += generator([item] * count, seed=10**9 + repeat * 10_007 + c * 101 + start)
+                    motions += sampler([item] * count, seed=10**9 + repeat * 10_007 + c * 101 + start)
                 per_condition.append(_embed_motion(evaluator, motions))
             sample["multimodality"] = multimodality(np.stack(per_condition), rng)
         for key, value in sample.items():
@@ -388,7 +389,7 @@ def evaluate(model_dir: str | Path, data: str | Path, evaluator_dir: str | Path,
             "num_utterances": len(utterances), "condition_input": model.config.condition_input, "cascade": cascade,
             "respoken": respoken, "lengths": lengths,
             "generated_with": "PyTorch" if graphs is None else f"{graphs.describe()} export {onnx_dir}",
-            "samples_per_s": generator.samples / max(generator.seconds, 1e-9),
+            "samples_per_s": sampler.samples / max(sampler.seconds, 1e-9),
             "metrics": {k: asdict(Estimate.of(v)) for k, v in values.items()}}
 
 

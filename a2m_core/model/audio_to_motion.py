@@ -1,124 +1,38 @@
 """The whole model: audio front-end -> condition encoder -> masked + residual transformers -> RVQ-VAE.
 
 `AudioToMotion` holds the trained parts; the decoding loop that turns a condition into tokens
-and features is `a2m_core.generation.generate`. With a text front-end (`TextFrontendConfig`)
+and features is `a2m_core.decoding.generate`. With a text front-end (`TextFrontendConfig`)
 the same class is the text-conditioned variant (text baseline, ASR cascade): only the front-end
 differs, and `encode_text` replaces `encode_audio`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from a2m_core.errors import InputError
-from a2m_core.model.condition import ConditionConfig, ConditionEncoder
-from a2m_core.model.frontend_logmel import LogMelFrontend, LogMelFrontendConfig
-from a2m_core.model.frontend_speech_embedding import SpeechEmbeddingFrontend, SpeechEmbeddingFrontendConfig
-from a2m_core.model.frontend_wavlm import WavLMFrontend, WavLMFrontendConfig
-from a2m_core.model.length_predictor import LengthPredictor, LengthPredictorConfig
-from a2m_core.model.masked_transformer import MaskedTransformer, MaskedTransformerConfig
-from a2m_core.model.quantizer import QuantizerConfig
-from a2m_core.model.residual_transformer import ResidualTransformer, ResidualTransformerConfig
-from a2m_core.model.rvq_vae import RVQVAE, RVQVAEConfig
-from a2m_core.model.text_encoder import TextFrontend, TextFrontendConfig
+from a2m_core.model.condition import ConditionEncoder
+from a2m_core.model.config import AudioToMotionConfig
+from a2m_core.model.frontend_logmel import LogMelFrontend
+from a2m_core.model.frontend_speech_embedding import SpeechEmbeddingFrontend
+from a2m_core.model.frontend_wavlm import WavLMFrontend
+from a2m_core.model.length_predictor import LengthPredictor
+from a2m_core.model.masked_transformer import MaskedTransformer
+from a2m_core.model.residual_transformer import ResidualTransformer
+from a2m_core.model.rvq_vae import RVQVAE
+from a2m_core.model.text_encoder import TextFrontend
 
-FrontendConfig = LogMelFrontendConfig | SpeechEmbeddingFrontendConfig | WavLMFrontendConfig | TextFrontendConfig
-_FRONTEND_CONFIGS: dict[str, type] = {"logmel": LogMelFrontendConfig, "speech_embedding": SpeechEmbeddingFrontendConfig,
-                                      "wavlm": WavLMFrontendConfig, "text_minilm": TextFrontendConfig}
 _FRONTENDS: dict[str, type[nn.Module]] = {"logmel": LogMelFrontend, "speech_embedding": SpeechEmbeddingFrontend,
                                           "wavlm": WavLMFrontend, "text_minilm": TextFrontend}
-DATASET_FEATURES = {"humanml3d": (263, 20.0), "kit": (251, 12.5)}  # feature width, frames per second
-
-
-def frontend_dim(config: FrontendConfig) -> int:
-    if isinstance(config, WavLMFrontendConfig):
-        return int(config.hf_config["hidden_size"])
-    return config.dim
-
-
-@dataclass(frozen=True)
-class AudioToMotionConfig:
-    frontend: FrontendConfig
-    condition: ConditionConfig
-    rvq_vae: RVQVAEConfig
-    masked: MaskedTransformerConfig
-    residual: ResidualTransformerConfig
-    length: LengthPredictorConfig
-    dataset: str = "humanml3d"
-    max_audio_s: float = 30.0  # longer audio is refused: attention cost grows with its square
-
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASET_FEATURES:
-            raise ValueError(f"AudioToMotionConfig.dataset must be one of {sorted(DATASET_FEATURES)}, got {self.dataset!r}")
-        q = self.rvq_vae.quantizer
-        checks = {
-            "condition.dim_in == front-end width": self.condition.dim_in == frontend_dim(self.frontend),
-            "masked.cond_dim == condition.dim": self.masked.cond_dim == self.condition.dim,
-            "residual.cond_dim == condition.dim": self.residual.cond_dim == self.condition.dim,
-            "length.cond_dim == condition.dim": self.length.cond_dim == self.condition.dim,
-            "masked.num_codes == residual.num_codes == quantizer.num_codes":
-                self.masked.num_codes == self.residual.num_codes == q.num_codes,
-            "residual.num_quantizers == quantizer.num_quantizers": self.residual.num_quantizers == q.num_quantizers,
-            "masked.max_tokens == residual.max_tokens == length.max_tokens":
-                self.masked.max_tokens == self.residual.max_tokens == self.length.max_tokens,
-            "rvq_vae.dim_motion == the dataset's feature width":
-                self.rvq_vae.dim_motion == DATASET_FEATURES[self.dataset][0],
-        }
-        broken = [name for name, ok in checks.items() if not ok]
-        if broken:
-            raise ValueError(f"AudioToMotionConfig is inconsistent: need {'; '.join(broken)}")
-        if self.max_audio_s <= 0:
-            raise ValueError(f"AudioToMotionConfig.max_audio_s must be > 0, got {self.max_audio_s}")
-
-    @property
-    def fps(self) -> float:
-        return DATASET_FEATURES[self.dataset][1]
-
-    @property
-    def max_frames(self) -> int:
-        """Longest motion in frames (max_tokens x downsampling)."""
-        return self.masked.max_tokens * self.rvq_vae.downsample
-
-    @property
-    def condition_input(self) -> str:
-        """'text' for the text-conditioned variant, else 'audio'."""
-        return "text" if isinstance(self.frontend, TextFrontendConfig) else "audio"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AudioToMotionConfig:
-        """Inverse of to_dict; raises KeyError / TypeError / ValueError on a malformed dict."""
-        frontend = dict(data["frontend"])
-        frontend_cls = _FRONTEND_CONFIGS.get(frontend.get("kind", ""))
-        if frontend_cls is None:
-            raise ValueError(f"unknown front-end kind {frontend.get('kind')!r}; known: {sorted(_FRONTEND_CONFIGS)}")
-        rvq = dict(data["rvq_vae"])
-        rvq["quantizer"] = QuantizerConfig(**rvq["quantizer"])
-        scalars = {k: v for k, v in data.items()
-                   if k not in ("frontend", "condition", "rvq_vae", "masked", "residual", "length")}
-        return cls(frontend=frontend_cls(**frontend), condition=ConditionConfig(**data["condition"]),
-                   rvq_vae=RVQVAEConfig(**rvq), masked=MaskedTransformerConfig(**data["masked"]),
-                   residual=ResidualTransformerConfig(**data["residual"]),
-                   length=LengthPredictorConfig(**data["length"]), **scalars)
-
-    def with_frontend(self, frontend: FrontendConfig) -> AudioToMotionConfig:
-        """Same model with another front-end config of the same width (e.g. pretrained WavLM)."""
-        return replace(self, frontend=frontend)
 
 
 class AudioToMotion(nn.Module):
     """Audio (or text) condition -> motion tokens -> normalised motion features.
 
     Public API (stable; see a2m_core.model for the whole list):
-      AudioToMotion(config), AudioToMotion.from_preset(name), AudioToMotion.load(dir), model.save(dir)
+      AudioToMotion(config); loading, saving and presets: a2m_core.model.io, a2m_core.model.presets
       model.encode_audio(audio (b s) float 16 kHz, audio_lens (b)) -> cond (b m d), cond_valid (b m)
       model.encode_text(list of b str) -> cond, cond_valid            (text variant only)
       model.normalization: (mean, std) float32 arrays (dim_motion,) or None; set by training, saved with the model
@@ -134,27 +48,6 @@ class AudioToMotion(nn.Module):
         self.residual = ResidualTransformer(config.residual)
         self.length_predictor = LengthPredictor(config.length)
         self.normalization: tuple[np.ndarray, np.ndarray] | None = None
-
-    @classmethod
-    def from_preset(cls, name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotion:
-        """A randomly initialised model of a preset ('paper', 'edge', 'text', 'tiny') for a dataset's
-        features ('humanml3d', 'kit'), in eval mode."""
-        from a2m_core.model.presets import preset_config
-
-        return cls(preset_config(name, dataset, **overrides)).eval()
-
-    @classmethod
-    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> AudioToMotion:
-        """Load a model folder (config.json + model.safetensors [+ Mean.npy, Std.npy]); eval mode."""
-        from a2m_core.model.io import load_model
-
-        return load_model(directory, map_location=map_location)
-
-    def save(self, directory: str | Path) -> Path:
-        """Write this model as a folder; returns its path."""
-        from a2m_core.model.io import save_model
-
-        return save_model(self, directory)
 
     @property
     def device(self) -> torch.device:

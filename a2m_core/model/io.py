@@ -20,8 +20,10 @@ from a2m_core import __version__
 from a2m_core.documents import read_document
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
-from a2m_core.limits import check_config_bounds, check_model_size
-from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+from a2m_core.limits import check_config_bounds
+from a2m_core.model.audio_to_motion import AudioToMotion
+from a2m_core.model.config import AudioToMotionConfig
+from a2m_core.model.size import check_model_size
 from a2m_core.motion.frames import check_within_reach
 from a2m_core.motion.skeleton import SKELETONS
 

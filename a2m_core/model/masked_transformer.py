@@ -2,7 +2,7 @@
 
 Training hides a cosine-scheduled share of each sequence's tokens (BERT-style: of the hidden
 ones 80 % become [MASK], 10 % a random code, 10 % stay) and predicts them from the rest and
-the condition. Generation is in `a2m_core.generation`.
+the condition. Generation is in `a2m_core.decoding`.
 """
 
 from __future__ import annotations

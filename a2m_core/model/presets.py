@@ -20,8 +20,9 @@ from dataclasses import replace
 from typing import Any
 
 from a2m_core.errors import InputError
-from a2m_core.model.audio_to_motion import DATASET_FEATURES, AudioToMotionConfig, frontend_dim
+from a2m_core.model.audio_to_motion import AudioToMotion
 from a2m_core.model.condition import ConditionConfig
+from a2m_core.model.config import DATASET_FEATURES, AudioToMotionConfig, frontend_dim
 from a2m_core.model.frontend_logmel import LogMelFrontendConfig
 from a2m_core.model.frontend_speech_embedding import SpeechEmbeddingFrontendConfig
 from a2m_core.model.frontend_wavlm import WavLMFrontendConfig
@@ -98,3 +99,8 @@ def preset_config(name: str, dataset: str = "humanml3d", **overrides: Any) -> Au
     if dataset not in DATASET_FEATURES:
         raise InputError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASET_FEATURES)}")
     return replace(PRESETS[name](dataset), **overrides)
+
+
+def preset_model(name: str, dataset: str = "humanml3d", **overrides: Any) -> AudioToMotion:
+    """A randomly initialised model of a preset for a dataset's features, in eval mode."""
+    return AudioToMotion(preset_config(name, dataset, **overrides)).eval()

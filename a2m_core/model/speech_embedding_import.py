@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.model.audio_to_motion import AudioToMotion, AudioToMotionConfig
+from a2m_core.model.audio_to_motion import AudioToMotion
+from a2m_core.model.config import AudioToMotionConfig
 from a2m_core.model.frontend_speech_embedding import EMBEDDING_LAYERS, SpeechEmbeddingFrontendConfig
 
 WHEEL = "pyopen-wakeword"

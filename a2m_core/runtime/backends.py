@@ -1,4 +1,4 @@
-"""Pick and load a backend: `load_generator(backend, model_dir=..., onnx_dir=...) -> Generator`.
+"""Pick and load a backend: `load_backend(backend, model_dir=..., onnx_dir=...) -> Backend`.
 
 backend: `torch`, `onnxruntime`, `onnxruntime-int8` (CPU graphs with int8 weights: faster, slightly
 different motion), `tensorrt` or `auto` (the fastest float backend that works here: TensorRT on a
@@ -28,10 +28,10 @@ from a2m_core.runtime.export import (
     model_hash,
     read_export,
 )
-from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.interface import BACKENDS, DecodingConfig
 from a2m_core.runtime.quantize import quantize_export
-from a2m_core.runtime.text_generator import TextGenerator, is_text_model
+from a2m_core.runtime.text_backend import TextBackend, is_text_model
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def preset_model_dir(preset: str, seed: int = 0) -> Path:
     """
     import torch
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
     torch.manual_seed(seed)
-    return AudioToMotion.from_preset(preset).save(cache_dir() / "presets" / f"{preset}-seed{seed}")
+    return save_model(preset_model(preset), cache_dir() / "presets" / f"{preset}-seed{seed}")
 
 
 def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
@@ -72,12 +72,12 @@ def model_to_load(model_path: str, model_preset: str) -> tuple[Path, str]:
     return preset_model_dir(preset), f"a random {preset} model ({why}; plumbing only, no meaningful motion)"
 
 
-def load_model_generator(backend: str, model_dir: Path, decoding: DecodingConfig = DecodingConfig(),
-                         device: str = "cpu") -> Generator | TextGenerator:
-    """The generator for whatever the folder holds: a text-conditioned model runs in torch, an audio model on `backend`."""
+def load_model_backend(backend: str, model_dir: Path, decoding: DecodingConfig = DecodingConfig(),
+                       device: str = "cpu") -> Backend:
+    """The backend for whatever the folder holds: a text-conditioned model runs in torch, an audio model on `backend`."""
     if is_text_model(model_dir):
-        return TextGenerator.from_dir(model_dir, decoding, device)
-    return load_generator(backend, model_dir=model_dir, decoding=decoding, device=device)
+        return TextBackend.from_dir(model_dir, decoding, device)
+    return load_backend(backend, model_dir=model_dir, decoding=decoding, device=device)
 
 
 def backend_precision(backend: str) -> str:
@@ -131,7 +131,7 @@ def usable_export(model_dir: Path | None, onnx_dir: Path | None, decoding: Decod
 
 
 def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding: DecodingConfig | None, device: str,
-          threads: int | None) -> Generator:
+          threads: int | None) -> Backend:
     if backend == "torch":
         if model_dir is None:
             raise InputError("the torch backend needs a model folder (--model), not only an ONNX export")
@@ -168,10 +168,10 @@ def _load(backend: str, model_dir: Path | None, onnx_dir: Path | None, decoding:
     raise InputError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def load_generator(backend: str = "auto", *, model_dir: str | Path | None = None, onnx_dir: str | Path | None = None,
-                   decoding: DecodingConfig | None = None, device: str = "cpu",
-                   threads: int | None = None) -> Generator:
-    """A ready Generator; see the module docstring for how backends are chosen and what happens on failure.
+def load_backend(backend: str = "auto", *, model_dir: str | Path | None = None, onnx_dir: str | Path | None = None,
+                 decoding: DecodingConfig | None = None, device: str = "cpu",
+                 threads: int | None = None) -> Backend:
+    """A ready Backend; see the module docstring for how backends are chosen and what happens on failure.
 
     decoding None: a named export (onnx_dir) runs with the decoding it was exported with; otherwise
     the paper's decoding (DecodingConfig()).
@@ -184,11 +184,11 @@ def load_generator(backend: str = "auto", *, model_dir: str | Path | None = None
     failures = []
     for name in order:
         try:
-            generator = _load(name, model_dir, onnx_dir, decoding, device, threads)
+            loaded = _load(name, model_dir, onnx_dir, decoding, device, threads)
         except InputError as exc:
             failures.append(f"{name}: {exc}")
             if name != order[-1]:
                 log.warning("backend %s unavailable (%s); trying %s", name, exc, order[order.index(name) + 1])
             continue
-        return generator
+        return loaded
     raise InputError("no backend could load: " + " | ".join(failures))

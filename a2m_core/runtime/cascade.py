@@ -3,7 +3,7 @@
 The paper compares its end-to-end model with Whisper + a text model; here the ASR is
 pocketsphinx (the offline recogniser that installs on these machines) and the text model is
 the `text` variant of AudioToMotion in eager PyTorch, decoded by the same graph (b) as every
-backend. It implements `Generator`, so the benchmark times it like any backend.
+backend. It implements `Backend`, so the benchmark times it like any backend.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
-from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.interface import DecodingConfig, GraphOutputs, GraphSpec
 
 
@@ -35,7 +35,7 @@ class PocketsphinxAsr:
         return hypothesis.hypstr.strip() if hypothesis is not None else ""
 
 
-class CascadeGenerator(Generator):
+class CascadeBackend(Backend):
     """ASR per clip, then the text model's condition through graph (b)."""
 
     name = "cascade"

@@ -206,12 +206,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, decoding: Decodin
     import torch
     from tqdm import tqdm
 
-    from a2m_core.generation import make_noise
-    from a2m_core.model import AudioToMotion
+    from a2m_core.decoding import make_noise
+    from a2m_core.model import load_model
     from a2m_core.runtime.graphs import ConditionGraph, MotionGraph
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    model = AudioToMotion.load(model_dir)
+    model = load_model(model_dir)
     if model.config.condition_input != "audio":
         raise InputError(f"{model_dir} is a text-conditioned model; only audio models export to ONNX")
     model = copy.deepcopy(model)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from a2m_core.generation import generate_from_condition, noise_shape
+from a2m_core.decoding import generate_from_condition, noise_shape
 from a2m_core.model import AudioToMotion
 from a2m_core.motion.skeleton import SKELETONS
 from a2m_core.runtime.interface import DecodingConfig
@@ -21,7 +21,7 @@ from a2m_core.runtime.joints import cumulative_sum_matrix, features_to_joints
 class ConditionGraph(nn.Module):
     """Graph (a): audio (b s) float32 16 kHz, audio_lens (b) int64 -> cond (b m d), cond_valid (b m) bool.
 
-    Input checks live in the caller (`Generator`), so the graph holds only tensor operations.
+    Input checks live in the caller (`Backend`), so the graph holds only tensor operations.
     """
 
     def __init__(self, model: AudioToMotion):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.export import FLOAT32, ExportError, ExportInfo, read_export
-from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import CONDITION_INPUTS, MOTION_INPUTS, GraphOutputs
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -44,7 +44,7 @@ def _session(path: Path, providers: list, threads: int | None, spin: bool = True
                           "a2m export onnx") from exc
 
 
-class OnnxRuntimeBackend(Generator):
+class OnnxRuntimeBackend(Backend):
     """Runs an ONNX export folder (a2m export onnx) in onnxruntime."""
 
     name = "onnxruntime"

@@ -1,15 +1,14 @@
 """Utterance in, robot-ready motion out: everything the motion node does that is not ROS.
 
-audio (n) float32 16 kHz -> generator -> raw features (t d) -> joints (t j 3, dataset frame)
+audio (n) float32 16 kHz -> backend -> raw features (t d) -> joints (t j 3, dataset frame)
 -> joint values per avatar joint (t k, REP 103: metres, radians) + joints in the ROS frame.
-The generator is anything with the `MotionGenerator` shape (every `a2m_core.runtime.generator.Generator`
-has it), so the node does not care which model, backend or device produced the features.
+The backend is any `a2m_core.runtime.backend.Backend`, so the node does not care which model,
+backend or device produced the features.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -19,16 +18,7 @@ from a2m_core.motion.frames import metres_per_unit, positions_to_ros
 from a2m_core.motion.kinematics import rest_offsets
 from a2m_core.motion.motion import Motion
 from a2m_core.motion.skeleton import Skeleton
-
-
-class MotionGenerator(Protocol):
-    """Generates raw (denormalised) dataset features for an utterance."""
-
-    skeleton: Skeleton
-
-    def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
-        """audio (n) float32 16 kHz -> features (t d) float32 at skeleton.fps; motion_s None: predicted length."""
-        ...
+from a2m_core.runtime.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -55,15 +45,15 @@ class MotionClip:
 
 
 class MotionPipeline:
-    """audio -> MotionClip with one generator, posed on the avatar URDF's joints (a2m_core.motion.avatar)."""
+    """audio -> MotionClip with one backend, posed on the avatar URDF's joints (a2m_core.motion.avatar)."""
 
-    def __init__(self, generator: MotionGenerator, joint_prefix: str = ""):
-        self.generator = generator
-        self.codec = FeatureCodec(generator.skeleton)
-        self.joint_names = avatar_joint_names(generator.skeleton, joint_prefix)
+    def __init__(self, backend: Backend, joint_prefix: str = ""):
+        self.backend = backend
+        self.codec = FeatureCodec(backend.skeleton)
+        self.joint_names = avatar_joint_names(backend.skeleton, joint_prefix)
 
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> MotionClip:
-        features = self.generator(audio, motion_s=motion_s, seed=seed)  # (t d)
+        features = self.backend(audio, motion_s=motion_s, seed=seed)  # (t d)
         return self.clip_from_features(features)
 
     def clip_from_features(self, features: np.ndarray) -> MotionClip:
@@ -72,7 +62,7 @@ class MotionPipeline:
 
     def clip_from_joints(self, joints: np.ndarray, features: np.ndarray | None = None) -> MotionClip:
         """Joint positions (t j 3), dataset frame and units -> MotionClip."""
-        skeleton = self.generator.skeleton
+        skeleton = self.backend.skeleton
         values = avatar_joint_angle_array(joints, skeleton)  # (t k), columns in joint_names order
         joints_ros = positions_to_ros(joints) * metres_per_unit(skeleton)  # (t j 3) metres
         motion = Motion(np.asarray(joints, np.float32), skeleton, None if features is None else np.asarray(features, np.float32))
@@ -80,7 +70,7 @@ class MotionPipeline:
 
     def rest_clip(self) -> MotionClip:
         """One frame of the skeleton's rest pose standing on the ground: what the avatar shows before any motion."""
-        skeleton = self.generator.skeleton
+        skeleton = self.backend.skeleton
         offsets = rest_offsets(skeleton)  # (j 3) from each joint's parent, dataset frame
         joints = np.zeros_like(offsets)
         for joint, parent in enumerate(skeleton.parents):

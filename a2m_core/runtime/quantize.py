@@ -29,6 +29,7 @@ import numpy as np
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.export import (
     CONDITION_FILE,
     FLOAT32,
@@ -38,7 +39,6 @@ from a2m_core.runtime.export import (
     finish_export,
     quiet_onnx_tools,
 )
-from a2m_core.runtime.generator import Generator
 
 
 def expose_weights(model):
@@ -116,7 +116,7 @@ def quantize_export(info: ExportInfo, out_dir: str | Path) -> ExportInfo:
     return quantized
 
 
-def token_agreement(reference: Generator, candidate: Generator, clips: list[np.ndarray], seeds: list[int]) -> dict:
+def token_agreement(reference: Backend, candidate: Backend, clips: list[np.ndarray], seeds: list[int]) -> dict:
     """How closely candidate's motion tokens follow reference's, from the same 16 kHz clips and noise.
 
     A strict measure: MaskGIT sampling is chaotic (one token drawn differently in an early

@@ -22,8 +22,8 @@ import numpy as np
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
 from a2m_core.files import atomic_dir
+from a2m_core.runtime.backend import MIN_AUDIO_SAMPLES, Backend
 from a2m_core.runtime.export import CONDITION_FILE, MOTION_FILE, ExportInfo
-from a2m_core.runtime.generator import MIN_AUDIO_SAMPLES, Generator
 from a2m_core.runtime.interface import (
     CONDITION_INPUTS,
     CONDITION_OUTPUTS,
@@ -172,7 +172,7 @@ class _Engine:
         return [o.cpu().numpy() for o in outputs]
 
 
-class TensorRTBackend(Generator):
+class TensorRTBackend(Backend):
     """Runs an export's graphs as TensorRT engines (built and cached on first use)."""
 
     name = "tensorrt"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.backend import Backend
 from a2m_core.runtime.interface import DecodingConfig, GraphOutputs, GraphSpec
 
 
-class TorchBackend(Generator):
+class TorchBackend(Backend):
     """Runs a loaded AudioToMotion eagerly; the reference every other backend is compared with."""
 
     name = "torch"
@@ -29,9 +29,9 @@ class TorchBackend(Generator):
     @classmethod
     def from_dir(cls, model_dir: str | Path, decoding: DecodingConfig = DecodingConfig(),
                  device: str = "cpu") -> TorchBackend:
-        from a2m_core.model import AudioToMotion
+        from a2m_core.model import load_model
 
-        return cls(AudioToMotion.load(model_dir, map_location=device), decoding, device)
+        return cls(load_model(model_dir, map_location=device), decoding, device)
 
     def describe(self) -> str:
         return f"torch {self.device}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+import soundfile
 
+from a2m_core.audio.speech import espeak
 from a2m_core.paths import SHIPPED_MODEL_DIR
 
 
@@ -17,7 +18,7 @@ def speech_wav(tmp_path_factory) -> Path:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng absent: scripts/setup.sh installs it (apt)")
     path = tmp_path_factory.mktemp("speech") / "walk.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), "walk forward and wave"], check=True)
+    soundfile.write(path, *espeak("walk forward and wave", "en-us"))
     return path
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / ".." / "shared" / "fixtures" / "humanml3d"
@@ -79,9 +79,9 @@ def test_output_over_its_input_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["ship", "--model", "{model}", "--out", "{model}"],
                                   ["export", "onnx", "--model", "{model}", "--out", "{model}"]])
 def test_folder_output_over_its_input_model_is_refused(tmp_path, capsys, argv):
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
-    model = AudioToMotion.from_preset("tiny").save(tmp_path / "model")
+    model = save_model(preset_model("tiny"), tmp_path / "model")
     before = sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir())
     code, _, err = run_cli([a.format(model=model) for a in argv], capsys)
     assert_one_line_error(code, err, "is also the input --model")
@@ -94,7 +94,7 @@ def test_folder_output_over_its_input_model_is_refused(tmp_path, capsys, argv):
 def _interrupt_when_started(command: list, folder: Path, name: str, sig: int) -> subprocess.CompletedProcess:
     """Run the CLI in its own process group; once it writes the temporary file of `name`, send `sig` to the group."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "a2m_core.cli.main", *map(str, command)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "a2m_cli", *map(str, command)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while not any(p.stat().st_size > 0 for p in folder.glob(f".{name}.*")):
@@ -141,7 +141,7 @@ def test_interrupt_that_a_library_turns_into_another_error_still_exits_cleanly(t
         except KeyboardInterrupt:
             raise ValueError("Invalid bounding box") from None
 
-    monkeypatch.setattr("a2m_core.cli.motion._urdf", command)
+    monkeypatch.setattr("a2m_cli.motion._urdf", command)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     exit_code, _, err = run_cli(["motion", "urdf", "--out", tmp_path / "a.urdf"], capsys)
     assert exit_code == code and err.strip().startswith(line) and len(err.strip().splitlines()) == 1, err

@@ -3,7 +3,7 @@
 import multiprocessing
 import signal
 
-from a2m_core.cli.main import _Interrupts
+from a2m_cli.main import _Interrupts
 
 
 def _send_handler_name(queue) -> None:

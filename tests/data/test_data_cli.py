@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from a2m_cli.main import main
 from a2m_core.audio.io import save_wav
-from a2m_core.cli.main import main
+from a2m_core.audio.speech import synthesize
 from training.data.augment import snr_db
-from training.data.tts import synthesize
 from training.data.voices import voice_pool
 
 
@@ -53,7 +53,7 @@ def _count_records(out):
 @pytest.mark.slow
 def test_corpus_killed_midway_resumes_without_corrupt_files(tmp_path):
     out = tmp_path / "corpus"
-    cmd = [sys.executable, "-m", "a2m_core.cli.main", "data", "corpus", "--out", str(out), "--clips", "24",
+    cmd = [sys.executable, "-m", "a2m_cli", "data", "corpus", "--out", str(out), "--clips", "24",
            "--workers", "2", "--seed", "7"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60

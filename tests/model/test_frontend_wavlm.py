@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from a2m_core.decoding import generate, make_noise
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, make_noise
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, load_model, save_model
 from a2m_core.model.frontend_wavlm import WavLMFrontend
 from a2m_core.model.presets import preset_config
 
@@ -55,7 +55,7 @@ def test_model_with_a_pretrained_wavlm_saves_loads_and_generates(wavlm_dir, tmp_
     config = replace(tiny, frontend=frontend.config, condition=replace(tiny.condition, dim_in=32))
     model = AudioToMotion(config).eval()
     model.frontend.load_state_dict(frontend.state_dict())
-    loaded = AudioToMotion.load(model.save(tmp_path / "m"))
+    loaded = load_model(save_model(model, tmp_path / "m"))
     audio, lens = torch.randn(1, 20000) * 0.1, torch.tensor([20000])
     noise = make_noise(model, 1, seed=0)
     a = generate(model, audio, lens, torch.tensor([32]), noise)
@@ -66,7 +66,7 @@ def test_model_with_a_pretrained_wavlm_saves_loads_and_generates(wavlm_dir, tmp_
 
 
 def test_cli_init_takes_a_wavlm_folder_and_checks_its_width(wavlm_dir, tmp_path, capsys):
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     assert main(["model", "init", "--preset", "paper", "--wavlm", str(wavlm_dir), "--out", str(tmp_path / "m")]) == 2
     assert "32 wide; the paper preset needs 768" in capsys.readouterr().err

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
+from a2m_core.audio.speech import espeak
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "humanml3d"
 
@@ -22,9 +22,7 @@ def speech(tmp_path_factory) -> Path:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng absent: apt-get install espeak-ng")
     directory = tmp_path_factory.mktemp("speech")
-    raw = directory / "raw.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), "walk forward, then wave with your right hand"], check=True)
-    samples, rate = soundfile.read(raw, dtype="float32")
+    samples, rate = espeak("walk forward, then wave with your right hand")
     from scipy.signal import resample_poly
 
     stereo = np.stack([resample_poly(samples, 44100, rate)] * 2, axis=1)

@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 import torch
 
+from a2m_core.decoding import generate, make_noise
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, make_noise
-from a2m_core.model import AudioToMotion
+from a2m_core.model import load_model, preset_model, save_model
 from a2m_core.model.io import CONFIG_FILE, WEIGHTS_FILE
 
 
 @pytest.fixture()
 def saved(tmp_path):
     torch.manual_seed(0)
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     model.normalization = (np.arange(263, dtype=np.float32), np.full(263, 2.0, dtype=np.float32))
-    return model, model.save(tmp_path / "model")
+    return model, save_model(model, tmp_path / "model")
 
 
 def test_round_trip_gives_identical_outputs(saved):
     model, directory = saved
-    loaded = AudioToMotion.load(directory)
+    loaded = load_model(directory)
     assert loaded.config == model.config and not loaded.training
     audio = torch.randn(1, 12000) * 0.1
     lens = torch.tensor([12000])
@@ -41,38 +41,38 @@ def test_round_trip_gives_identical_outputs(saved):
 def test_save_replaces_an_existing_model(saved):
     model, directory = saved
     model.normalization = None
-    model.save(directory)
-    assert AudioToMotion.load(directory).normalization is None
+    save_model(model, directory)
+    assert load_model(directory).normalization is None
     assert not list(directory.parent.glob(".model.*"))  # no staging leftovers
 
 
 def test_missing_folder(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
-        AudioToMotion.load(tmp_path / "nowhere")
+        load_model(tmp_path / "nowhere")
 
 
 def test_missing_config(saved):
     _, directory = saved
     (directory / CONFIG_FILE).unlink()
     with pytest.raises(InputError, match=CONFIG_FILE):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_damaged_config(saved):
     _, directory = saved
     (directory / CONFIG_FILE).write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
-        AudioToMotion.load(directory)
+        load_model(directory)
     (directory / CONFIG_FILE).write_text(json.dumps({"format": "a2m-model", "format_version": 1,
                                                      "config": {"frontend": {"kind": "logmel"}}}))
     with pytest.raises(InputError, match="key config.condition is missing"):
-        AudioToMotion.load(directory)
+        load_model(directory)
     (directory / CONFIG_FILE).write_text(json.dumps({"format": "a2m-model", "format_version": 99, "config": {}}))
     with pytest.raises(InputError, match="format_version 99, this a2m reads 1: .*newer a2m"):
-        AudioToMotion.load(directory)
+        load_model(directory)
     (directory / CONFIG_FILE).write_text(json.dumps(["a2m-model"]))
     with pytest.raises(InputError, match="not an a2m model config"):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_truncated_weights(saved):
@@ -80,36 +80,36 @@ def test_truncated_weights(saved):
     path = directory / WEIGHTS_FILE
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(InputError, match=r"model\.safetensors.*truncated or damaged"):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_missing_weights(saved):
     _, directory = saved
     (directory / WEIGHTS_FILE).unlink()
     with pytest.raises(InputError, match=WEIGHTS_FILE):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_weights_of_another_model(saved, tmp_path):
     _, directory = saved
-    other = AudioToMotion.from_preset("tiny", dataset="kit").save(tmp_path / "kit")
+    other = save_model(preset_model("tiny", dataset="kit"), tmp_path / "kit")
     (directory / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
     with pytest.raises(InputError, match="does not match its config.json.*wrong shape"):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_normalization_files_come_in_pairs_and_fit(saved):
     _, directory = saved
     np.save(directory / "Std.npy", np.ones(10, dtype=np.float32))
     with pytest.raises(InputError, match="Std.npy must hold 263"):
-        AudioToMotion.load(directory)
+        load_model(directory)
     (directory / "Std.npy").unlink()
     with pytest.raises(InputError, match="Std.npy is missing"):
-        AudioToMotion.load(directory)
+        load_model(directory)
 
 
 def test_pickled_normalization_is_refused(saved):
     _, directory = saved
     np.save(directory / "Mean.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InputError, match="Mean.npy"):
-        AudioToMotion.load(directory)
+        load_model(directory)

@@ -10,7 +10,6 @@ property of logit-space guidance, harmless with a broad unconditional model trai
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from a2m_core.audio.io import load_audio
-from a2m_core.generation import generate, noise_shape
+from a2m_core.audio.io import resample
+from a2m_core.audio.speech import espeak
+from a2m_core.decoding import generate, noise_shape
 from a2m_core.model import AudioToMotion
 from a2m_core.model.layers import lengths_to_mask
 from a2m_core.model.presets import preset_config
@@ -30,9 +30,7 @@ SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "h
 def _speech(tmp_path: Path, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     clips = []
     for i, text in enumerate(texts):
-        path = tmp_path / f"{i}.wav"
-        subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
-        clips.append(torch.from_numpy(load_audio(path).samples))
+        clips.append(torch.from_numpy(resample(*espeak(text))))
     lens = torch.tensor([len(c) for c in clips])
     audio = torch.zeros(len(clips), int(lens.max()))
     for i, clip in enumerate(clips):

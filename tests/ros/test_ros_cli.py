@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from a2m_core.cli.main import build_parser
-from a2m_ros.cli import _overrides_file
+from a2m_cli.main import build_parser
+from a2m_cli.ros import _overrides_file
 
 
 def test_robot_and_backend_options_become_motion_node_parameters(tmp_path):

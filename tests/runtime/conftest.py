@@ -26,19 +26,19 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random model with normalisation statistics, so features become plausible-scale joints."""
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model, save_model
 
     torch.manual_seed(0)
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     rng = np.random.default_rng(0)
     model.normalization = (rng.normal(0, 0.1, 263).astype(np.float32), rng.uniform(0.05, 0.2, 263).astype(np.float32))
-    return model.save(tmp_path_factory.mktemp("model") / "tiny")
+    return save_model(model, tmp_path_factory.mktemp("model") / "tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_model_dir, tmp_path_factory) -> Path:
     """`a2m export onnx` of the tiny model."""
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     out = tmp_path_factory.mktemp("export") / "tiny_onnx"
     threads = torch.get_num_threads()

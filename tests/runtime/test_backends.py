@@ -1,4 +1,4 @@
-"""The Generator interface and backend loading: bad input, stale or damaged exports, fallbacks, TensorRT."""
+"""The Backend interface and backend loading: bad input, stale or damaged exports, fallbacks, TensorRT."""
 
 from __future__ import annotations
 
@@ -8,23 +8,30 @@ import shutil
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.errors import InputError
-from a2m_core.runtime.backends import load_generator, load_model_generator, model_to_load
+from a2m_core.runtime.backend import gumbel_noise
+from a2m_core.runtime.backends import load_backend, load_model_backend, model_to_load
 from a2m_core.runtime.export import MOTION_FILE, ExportError, model_hash, read_export
-from a2m_core.runtime.generator import gumbel_noise
 from a2m_core.runtime.tensorrt_backend import EngineOptions, engine_key, tensorrt_unavailable
 
 
 @pytest.fixture(scope="module")
 def torch_gen(tiny_model_dir):
-    return load_generator("torch", model_dir=tiny_model_dir)
+    return load_backend("torch", model_dir=tiny_model_dir)
 
 
 def test_generate_returns_motion_of_the_asked_length(torch_gen, speech_like):
     motion = torch_gen.generate(speech_like(1.2, 0, rate=48000)[:, None].repeat(2, axis=1), 48000, length=37, seed=1)
     assert motion.joints.shape == (36, 22, 3) and motion.features.shape == (36, 263)  # whole tokens of 4 frames
     assert motion.skeleton.name == "humanml3d" and np.isfinite(motion.joints).all()
+
+
+def test_an_audio_models_backend_refuses_typed_instructions_with_what_to_do(torch_gen):
+    with pytest.raises(InputError, match="not text-conditioned: speak the instruction"):
+        torch_gen.check_text("walk forward")
+    with pytest.raises(InputError, match="not text-conditioned"):
+        torch_gen.from_text("walk forward")
 
 
 @pytest.mark.parametrize("audio, rate, length, match", [
@@ -65,9 +72,9 @@ def test_gumbel_noise_is_seeded():
 
 def test_unknown_backend_and_missing_model_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="unknown backend"):
-        load_generator("cuda-magic", model_dir=tmp_path)
+        load_backend("cuda-magic", model_dir=tmp_path)
     with pytest.raises(InputError, match="needs a model folder"):
-        load_generator("torch", onnx_dir=tmp_path)
+        load_backend("torch", onnx_dir=tmp_path)
 
 
 @pytest.mark.slow
@@ -76,7 +83,7 @@ def test_damaged_export_without_model_is_a_clear_error(tiny_export, tmp_path):
     shutil.copytree(tiny_export, broken)
     (broken / MOTION_FILE).write_bytes(b"not an onnx file")
     with pytest.raises(ExportError, match="does not match the hash"):
-        load_generator("onnxruntime", onnx_dir=broken)
+        load_backend("onnxruntime", onnx_dir=broken)
 
 
 @pytest.mark.slow
@@ -88,19 +95,19 @@ def test_a_lone_export_runs_with_its_own_decoding(tiny_model_dir, tmp_path, spee
 
     cheap = DecodingConfig(num_iters=3, res_cfg_scale=1.0)
     export = export_onnx(tiny_model_dir, tmp_path / "cheap", decoding=cheap, progress=False).directory
-    generator = load_generator("onnxruntime", onnx_dir=export, threads=1)
+    generator = load_backend("onnxruntime", onnx_dir=export, threads=1)
     quantizers = read_export(export).model_config["residual"]["num_quantizers"]
     assert generator.spec.noise_dims[0] == 3 + quantizers - 1  # noise for 3 iterations, not the default 10
     assert generator.generate(speech_like(1.0, 0), 16000, seed=0).num_frames > 0
     with pytest.raises(ExportError, match="was exported with decoding"):
-        load_generator("onnxruntime", onnx_dir=export, decoding=DecodingConfig())
+        load_backend("onnxruntime", onnx_dir=export, decoding=DecodingConfig())
 
 
 def test_auto_falls_back_to_torch_when_no_export_can_be_made(tiny_model_dir, tmp_path, caplog):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     with caplog.at_level(logging.WARNING, logger="a2m_core.runtime.backends"):
-        generator = load_generator("auto", model_dir=tiny_model_dir, onnx_dir=blocker / "onnx")
+        generator = load_backend("auto", model_dir=tiny_model_dir, onnx_dir=blocker / "onnx")
     assert generator.name == "torch"
     [record] = caplog.records
     assert "backend onnxruntime unavailable" in record.getMessage() and "cannot write" in record.getMessage()
@@ -113,7 +120,7 @@ def test_stale_or_damaged_export_is_rebuilt_from_the_model(tiny_export, tiny_mod
     shutil.copytree(tiny_export, stale)
     (stale / MOTION_FILE).write_bytes((stale / MOTION_FILE).read_bytes()[:1000])
     with caplog.at_level(logging.WARNING, logger="a2m_core.runtime.backends"):
-        generator = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=stale, threads=1)
+        generator = load_backend("onnxruntime", model_dir=tiny_model_dir, onnx_dir=stale, threads=1)
     assert any("rebuilding it from" in r.getMessage() for r in caplog.records)
     info = read_export(stale)  # whole again, and made from this model
     assert info.source_model_hash == model_hash(tiny_model_dir)
@@ -142,14 +149,14 @@ def test_export_trt_without_tensorrt_says_so_in_one_line(tmp_path, capsys):
 def test_tensorrt_matches_onnxruntime(tiny_export, tiny_model_dir, tmp_path, speech_like, monkeypatch):
     """Engines build, are reused from the cache, and agree with onnxruntime on tokens."""
     monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path))
-    trt = load_generator("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
-    ort = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export)
+    trt = load_backend("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
+    ort = load_backend("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export)
     audio = speech_like(3.0, 0)
     a, b = trt.generate(audio, 16000, seed=1), ort.generate(audio, 16000, seed=1)
     assert a.num_frames == b.num_frames
     np.testing.assert_allclose(a.joints, b.joints, atol=1e-2)
     engines = list((tmp_path / "engines").iterdir())
-    load_generator("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
+    load_backend("tensorrt", model_dir=tiny_model_dir, onnx_dir=tiny_export, device="cuda")
     assert list((tmp_path / "engines").iterdir()) == engines  # cached, not rebuilt
 
 
@@ -170,8 +177,8 @@ def test_onnxruntime_backend_runs_without_importing_torch(tiny_export):
     import sys
 
     code = ("import sys, numpy as np\n"
-            "from a2m_core.runtime.backends import load_generator\n"
-            f"g = load_generator('onnxruntime', onnx_dir={str(tiny_export)!r}, threads=1)\n"
+            "from a2m_core.runtime.backends import load_backend\n"
+            f"g = load_backend('onnxruntime', onnx_dir={str(tiny_export)!r}, threads=1)\n"
             "m = g.generate(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000, seed=0)\n"
             "assert m.num_frames > 0 and 'torch' not in sys.modules, sorted(k for k in sys.modules if 'torch' in k)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -180,7 +187,7 @@ def test_onnxruntime_backend_runs_without_importing_torch(tiny_export):
 def test_only_the_motion_graph_keeps_its_cpu_workers_spinning(tiny_export):
     """Graph (a)'s idle workers must not spin into graph (b), which runs right after it on the same
     cores (the cost is measured in docs/performance.md, not timed here)."""
-    g = load_generator("onnxruntime", onnx_dir=tiny_export, threads=2)
+    g = load_backend("onnxruntime", onnx_dir=tiny_export, threads=2)
 
     def spins(session) -> bool:
         try:  # onnxruntime spins unless the entry says "0"; an unset entry raises
@@ -205,6 +212,6 @@ def test_model_to_load_takes_the_folder_given_else_the_shipped_model_else_a_pres
 
 
 def test_load_model_generator_serves_audio_models_on_the_backend_asked(tiny_model_dir):
-    generator = load_model_generator("torch", tiny_model_dir)
+    generator = load_model_backend("torch", tiny_model_dir)
     assert generator.name == "torch" and generator.skeleton.fps > 0
 

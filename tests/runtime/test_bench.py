@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 
 ROW_FIELDS = {"name", "device", "batch", "audio_s", "repeats", "p50_ms", "p95_ms", "samples_per_s", "frames_per_s",
               "peak_rss_mb", "speedup_vs_paper", "speedup_vs_cascade"}

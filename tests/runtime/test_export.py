@@ -12,8 +12,8 @@ import onnxruntime
 import pytest
 import torch
 
-from a2m_core.cli.main import main
-from a2m_core.model import AudioToMotion
+from a2m_cli.main import main
+from a2m_core.model import load_model
 from a2m_core.runtime.export import (
     CONDITION_FILE,
     META_FILE,
@@ -29,7 +29,7 @@ from a2m_core.runtime.export import (
 @pytest.mark.slow
 def test_graphs_pass_the_checker_and_carry_metadata(tiny_export, tiny_model_dir):
     info = read_export(tiny_export)
-    config = AudioToMotion.load(tiny_model_dir).config.to_dict()
+    config = load_model(tiny_model_dir).config.to_dict()
     assert info.model_config == config and info.opset == 18
     assert info.source_model_hash == model_hash(tiny_model_dir)
     exported = datetime.datetime.fromisoformat(info.exported_at)
@@ -50,7 +50,7 @@ def test_condition_graph_takes_any_batch_and_audio_length(tiny_export, tiny_mode
     from a2m_core.runtime.graphs import ConditionGraph
 
     session = onnxruntime.InferenceSession(str(tiny_export / CONDITION_FILE), providers=["CPUExecutionProvider"])
-    graph = ConditionGraph(AudioToMotion.load(tiny_model_dir)).eval()
+    graph = ConditionGraph(load_model(tiny_model_dir)).eval()
     for b, seconds in ((1, 0.5), (3, 4.7)):
         audio = np.random.default_rng(b).normal(0, 0.1, (b, int(seconds * 16000))).astype(np.float32)
         lens = np.full(b, audio.shape[1], np.int64)
@@ -110,13 +110,13 @@ def test_an_export_of_another_model_version_is_stale(tiny_export, tiny_model_dir
 @pytest.mark.slow
 def test_topk_exports_as_a_constant_k(tiny_model_dir, tmp_path):
     """Graph (b) with top-k sampling holds TopK nodes whose K TensorRT accepts."""
-    from a2m_core.generation import make_noise
+    from a2m_core.decoding import make_noise
     from a2m_core.runtime.export import _attention_fast_path_off, _export_motion
     from a2m_core.runtime.graphs import MotionGraph
     from a2m_core.runtime.interface import DecodingConfig
     from a2m_core.runtime.trt_ops import tensorrt_problems
 
-    model = AudioToMotion.load(tiny_model_dir)
+    model = load_model(tiny_model_dir)
     graph = MotionGraph(model, DecodingConfig(num_iters=2, topk=5)).eval()
     cond, valid = torch.randn(2, 1, 32), torch.ones(2, 1, dtype=torch.bool)
     with torch.no_grad(), _attention_fast_path_off():

@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from a2m_core.runtime.backends import load_generator
-from a2m_core.runtime.generator import gumbel_noise
+from a2m_core.runtime.backend import gumbel_noise
+from a2m_core.runtime.backends import load_backend
 
 pytestmark = pytest.mark.slow
 
 
 def test_token_agreement_and_motion_tolerance(tiny_model_dir, tiny_export, speech_like):
-    ort = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export, threads=1)
-    ref = load_generator("torch", model_dir=tiny_model_dir)
+    ort = load_backend("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export, threads=1)
+    ref = load_backend("torch", model_dir=tiny_model_dir)
     cases = [(seconds, length) for seconds in (0.6, 2.0, 5.3) for length in (0, 37, 196)]
     audio = np.zeros((len(cases), int(5.3 * 16000)), np.float32)
     audio_lens = np.zeros(len(cases), np.int64)
@@ -45,8 +45,8 @@ def test_token_agreement_and_motion_tolerance(tiny_model_dir, tiny_export, speec
 
 
 def test_generate_is_deterministic_per_seed_and_backends_agree(tiny_model_dir, tiny_export, speech_like):
-    ort = load_generator("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export, threads=1)
-    ref = load_generator("torch", model_dir=tiny_model_dir)
+    ort = load_backend("onnxruntime", model_dir=tiny_model_dir, onnx_dir=tiny_export, threads=1)
+    ref = load_backend("torch", model_dir=tiny_model_dir)
     audio = speech_like(2.5, seed=7, rate=44100)
     a, b = ort.generate(audio, 44100, seed=3), ref.generate(audio, 44100, seed=3)
     assert a.joints.shape == b.joints.shape and a.joints.shape[1:] == (22, 3)

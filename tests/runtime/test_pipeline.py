@@ -10,15 +10,15 @@ import pytest
 
 from a2m_core.motion.avatar import avatar_joint_names
 from a2m_core.motion.skeleton import HUMANML3D
-from a2m_core.runtime.backends import load_generator
+from a2m_core.runtime.backends import load_backend
 from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.pipeline import MotionPipeline
 
 
 @pytest.fixture(scope="module")
 def generator(tiny_model_dir):
-    """The generator the motion node loads (load_generator), on the eager backend: no export needed."""
-    return load_generator("torch", model_dir=tiny_model_dir, decoding=DecodingConfig(num_iters=2))
+    """The generator the motion node loads (load_backend), on the eager backend: no export needed."""
+    return load_backend("torch", model_dir=tiny_model_dir, decoding=DecodingConfig(num_iters=2))
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +63,10 @@ def test_rest_clip_stands_on_the_ground(pipeline):
 
 
 def test_a2m_generate_gives_the_nodes_motion_for_a_seed(pipeline, tiny_model_dir, tmp_path):
-    """`a2m generate` loads through load_generator as the motion node does: same seed, same motion."""
+    """`a2m generate` loads through load_backend as the motion node does: same seed, same motion."""
     import soundfile
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
     audio = np.random.default_rng(2).normal(0, 0.1, 24000).astype(np.float32)
     soundfile.write(tmp_path / "speech.wav", audio, 16000, subtype="FLOAT")

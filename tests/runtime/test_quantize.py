@@ -8,11 +8,11 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from a2m_core.cli.main import main
+from a2m_cli.main import main
 from a2m_core.runtime import tensorrt_backend
-from a2m_core.runtime.backends import load_generator
+from a2m_core.runtime.backend import Backend
+from a2m_core.runtime.backends import load_backend
 from a2m_core.runtime.export import ExportError, read_export
-from a2m_core.runtime.generator import Generator
 from a2m_core.runtime.interface import GraphOutputs, GraphSpec
 from a2m_core.runtime.quantize import INT8, expose_weights, quantize_export, quantize_graph, token_agreement
 
@@ -72,10 +72,10 @@ def test_int8_export_runs_and_stays_near_the_float_condition(tiny_export, tmp_pa
     for name in ("condition.onnx", "motion.onnx"):
         props = {p.key: p.value for p in onnx.load(str(tmp_path / "int8" / name)).metadata_props}
         assert props["precision"] == INT8
-    float_gen = load_generator("onnxruntime", onnx_dir=tiny_export, threads=1)
-    int8_gen = load_generator("onnxruntime-int8", onnx_dir=tmp_path / "int8", threads=1)
+    float_gen = load_backend("onnxruntime", onnx_dir=tiny_export, threads=1)
+    int8_gen = load_backend("onnxruntime-int8", onnx_dir=tmp_path / "int8", threads=1)
     with pytest.raises(ExportError, match="holds int8 graphs, float32 was asked for"):
-        load_generator("onnxruntime", onnx_dir=tmp_path / "int8")  # not by accident through the float name
+        load_backend("onnxruntime", onnx_dir=tmp_path / "int8")  # not by accident through the float name
     assert "int8" in int8_gen.describe() and "int8" not in float_gen.describe()
     audio = speech_like(1.5, 4)[None]
     lens = np.array([audio.shape[1]])
@@ -92,17 +92,17 @@ def test_int8_export_runs_and_stays_near_the_float_condition(tiny_export, tmp_pa
 def test_int8_backend_quantises_once_into_the_cache_and_keeps_named_exports(tiny_model_dir, tiny_export, tmp_path,
                                                                               monkeypatch, caplog):
     monkeypatch.setenv("A2M_CACHE_DIR", str(tmp_path / "cache"))
-    first = load_generator("onnxruntime-int8", model_dir=tiny_model_dir, threads=1)
+    first = load_backend("onnxruntime-int8", model_dir=tiny_model_dir, threads=1)
     assert first.info.precision == INT8 and first.info.directory.name.endswith("-int8")
     float_cache = [d for d in (tmp_path / "cache" / "onnx").iterdir() if not d.name.endswith("-int8")]
     assert len(float_cache) == 1 and read_export(float_cache[0]).precision == "float32"  # quantised from it
     stamp = (first.info.directory / "motion.onnx").stat().st_mtime_ns
     with caplog.at_level("INFO"):
-        second = load_generator("onnxruntime-int8", model_dir=tiny_model_dir, threads=1)
+        second = load_backend("onnxruntime-int8", model_dir=tiny_model_dir, threads=1)
     assert (second.info.directory / "motion.onnx").stat().st_mtime_ns == stamp and "exporting" not in caplog.text
     before = read_export(tiny_export).graph_sha256
     with pytest.raises(ExportError, match="holds float32 graphs, int8 was asked for.*--int8"):
-        load_generator("onnxruntime-int8", model_dir=tiny_model_dir, onnx_dir=tiny_export)
+        load_backend("onnxruntime-int8", model_dir=tiny_model_dir, onnx_dir=tiny_export)
     assert read_export(tiny_export).graph_sha256 == before  # refused, not replaced
 
 
@@ -118,7 +118,7 @@ def test_export_int8_command_and_tensorrt_refuses_it(tiny_model_dir, tmp_path, m
     assert "float export" in capsys.readouterr().err
 
 
-class _FixedOutputs(Generator):
+class _FixedOutputs(Backend):
     """Returns given graph outputs: token_agreement's counting checked on a hand-made case (no model needed)."""
 
     def __init__(self, tokens: np.ndarray, lengths: list[int]):

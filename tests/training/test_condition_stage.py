@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from a2m_core.errors import InputError
-from a2m_core.model import AudioToMotion
+from a2m_core.model import load_model, preset_model, save_model
 from training.data.augment import speech_augment
 from training.instruction_slots import (NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, WordProbe, pooled_condition,
                                        slot_targets)
@@ -79,14 +79,14 @@ def test_speech_augment_keeps_length_and_follows_the_generator():
 def test_condition_then_decoders_train_their_own_parts(tiny_corpus, tmp_path):
     """condition trains front-end + condition encoder (its probe stays out of the model); decoders
     trains the transformers on the condition cached on disk and leaves the condition as it was."""
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
-    model.save(tmp_path / "init")
+    save_model(model, tmp_path / "init")
     config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3, warmup_steps=1))
     result = run_stage("condition", tiny_corpus, tmp_path / "cond", config, init=tmp_path / "init", progress=False)
     assert np.isfinite(result.last_losses["slots"]) and "kind_acc" in result.last_losses
     run_stage("decoders", tiny_corpus, tmp_path / "dec", config, init=tmp_path / "cond" / "model", progress=False)
-    init, cond, dec = (AudioToMotion.load(tmp_path / p) for p in ("init", "cond/model", "dec/model"))
+    init, cond, dec = (load_model(tmp_path / p) for p in ("init", "cond/model", "dec/model"))
 
     def moved(a, b, part):
         return any(not torch.equal(x, y) for x, y in zip(getattr(a, part).parameters(), getattr(b, part).parameters()))
@@ -175,16 +175,16 @@ def test_distilling_a_shipped_model_gives_a_new_front_end_its_decoders(tiny_corp
     from training.ship import is_inference_only, ship_model
 
     torch.manual_seed(0)
-    teacher = AudioToMotion.from_preset("edge")
+    teacher = preset_model("edge")
     teacher.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
-    teacher.save(tmp_path / "full")
+    save_model(teacher, tmp_path / "full")
     ship_model(tmp_path / "full", tmp_path / "teacher")
     config = RunConfig(preset="edge-embedding", distill=True,
                        loop=LoopConfig(max_steps=2, batch_size=4, checkpoint_every=2, warmup_steps=1))
     result = run_stage("condition", tiny_corpus, tmp_path / "run", config, init=tmp_path / "teacher", progress=False)
     assert 0.0 < result.last_losses["distill"] < 100.0
 
-    student, shipped = AudioToMotion.load(tmp_path / "run" / "model"), AudioToMotion.load(tmp_path / "teacher")
+    student, shipped = load_model(tmp_path / "run" / "model"), load_model(tmp_path / "teacher")
     assert is_inference_only(tmp_path / "run" / "model") and student.config.frontend.kind == "speech_embedding"
     for part in ("masked", "residual", "length_predictor", "rvq_vae.decoder"):
         mine, theirs = student.get_submodule(part).state_dict(), shipped.get_submodule(part).state_dict()
@@ -205,9 +205,9 @@ def test_distilling_a_shipped_model_gives_a_new_front_end_its_decoders(tiny_corp
 
 
 def test_distill_is_refused_where_it_cannot_work(tiny_corpus, tmp_path):
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
-    model.save(tmp_path / "init")
+    save_model(model, tmp_path / "init")
     loop = LoopConfig(max_steps=1, batch_size=2, warmup_steps=1)
     with pytest.raises(InputError, match="condition-stage option"):
         run_stage("decoders", tiny_corpus, tmp_path / "a", RunConfig(distill=True, loop=loop), init=tmp_path / "init")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
-from a2m_core.cli.main import main
-from a2m_core.model import AudioToMotion
+from a2m_cli.main import main
+from a2m_core.audio.speech import espeak
+from a2m_core.model import load_model
 
 DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
 
@@ -18,7 +19,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
 def test_shipped_model_is_within_40_mb_and_loads():
     files = [p for p in DEFAULT.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 40_000_000
-    model = AudioToMotion.load(DEFAULT)
+    model = load_model(DEFAULT)
     assert model.normalization is not None and model.config.frontend.kind == "logmel"
     report = json.loads((DEFAULT / "eval_test.json").read_text())
     assert report["num_utterances"] >= 32 and "r_top1" in report["metrics"]
@@ -27,7 +28,7 @@ def test_shipped_model_is_within_40_mb_and_loads():
 @pytest.mark.slow
 def test_generate_without_model_uses_the_shipped_one(tmp_path):
     speech = tmp_path / "raise.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(speech), "raise your right hand"], check=True)
+    soundfile.write(speech, *espeak("raise your right hand", "en-us"))
     out = tmp_path / "motion.npy"
     assert main(["generate", "--audio", str(speech), "--out", str(out), "--joints", str(tmp_path / "j.npy")]) == 0
     features = np.load(out)
@@ -38,17 +39,17 @@ def test_generate_without_model_uses_the_shipped_one(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_model_follows_spoken_instructions():
-    """The instruction benchmark (training/benchmark.py) on the shipped model, voices of the test split
+    """The instruction benchmark (training/instruction_eval.py) on the shipped model, voices of the test split
     (never heard in training): far above the measured chance rate, clean and at 10 dB SNR, and the
     side of a raised hand is right more often than not. Recorded with 4 voices: clean 0.62 (chance
     0.005), 10 dB 0.62 (chance 0.01); the margins below leave room for another CPU's rounding."""
-    from training.benchmark import CASES, benchmark_voices, run_benchmark, speak_cases
+    from training.instruction_eval import CASES, eval_voices, evaluate_instructions, speak_cases
 
-    model = AudioToMotion.load(DEFAULT)
-    speech = speak_cases(CASES, benchmark_voices("test", 2, seed=0))
-    clean = run_benchmark(model, speech, seed=0)
+    model = load_model(DEFAULT)
+    speech = speak_cases(CASES, eval_voices("test", 2, seed=0))
+    clean = evaluate_instructions(model, speech, seed=0)
     assert clean.accuracy >= 0.3 and clean.accuracy > clean.chance + 0.2
     hands = [clean.per_case[c.instruction] for c in CASES if c.kind.startswith("raise")]
     assert np.mean(hands) > 0.5
-    noisy = run_benchmark(model, speech, noise_snr_db=10.0, seed=0)
+    noisy = evaluate_instructions(model, speech, noise_snr_db=10.0, seed=0)
     assert noisy.accuracy > noisy.chance + 0.1

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from a2m_core.errors import InputError
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, preset_model, save_model
 from a2m_core.runtime.interface import DecodingConfig
 from training.evaluate import EvalConfig, evaluate, write_report
 from training.evaluator.model import Evaluator, EvaluatorConfig
@@ -19,9 +19,9 @@ def save_tiny_model_and_evaluator(corpus, folder) -> None:
     """folder/model: a tiny model with the corpus's statistics; folder/ev: an untrained evaluator."""
     import numpy as np
 
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     model.normalization = (np.load(corpus / "Mean.npy"), np.load(corpus / "Std.npy"))
-    model.save(folder / "model")
+    save_model(model, folder / "model")
     Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(folder / "ev")
 
 
@@ -58,7 +58,7 @@ def test_cascade_reads_what_pocketsphinx_heard(tiny_corpus, tmp_path):
     tiny = preset_config("tiny")
     model = AudioToMotion(replace(tiny, frontend=TextFrontendConfig(), condition=replace(tiny.condition, dim_in=384)))
     model.normalization = (np.load(tiny_corpus / "Mean.npy"), np.load(tiny_corpus / "Std.npy"))
-    model.save(tmp_path / "text")
+    save_model(model, tmp_path / "text")
     Evaluator(EvaluatorConfig(vocabulary=("a", "person"))).save(tmp_path / "ev")
     config = EvalConfig(split="train", repeats=1, batch_size=4, limit=8, mm_conditions=0, asr="pocketsphinx")
     result = evaluate(tmp_path / "text", tiny_corpus, tmp_path / "ev", config, progress=False)
@@ -68,7 +68,7 @@ def test_cascade_reads_what_pocketsphinx_heard(tiny_corpus, tmp_path):
     assert all(e["spoken"] and isinstance(e["heard"], str) for e in cascade["examples"])
     report, _ = write_report(result, tmp_path / "cascade.md", "a2m eval --asr pocketsphinx ...")
     assert "cascade: pocketsphinx ASR (word error rate" in report.read_text()
-    AudioToMotion.from_preset("tiny").save(tmp_path / "audio")
+    save_model(preset_model("tiny"), tmp_path / "audio")
     with pytest.raises(InputError, match="audio model"):
         evaluate(tmp_path / "audio", tiny_corpus, tmp_path / "ev", config, progress=False)
 

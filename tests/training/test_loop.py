@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from a2m_core.errors import InputError
-from a2m_core.model import AudioToMotion
+from a2m_core.model import AudioToMotion, load_model, preset_model, save_model
 from a2m_core.model.presets import preset_config
 from training.loop import Distributed, LoopConfig, batch_indices, checkpoint_dirs, epoch_order, save_checkpoint, lr_at
 from training.runner import RunConfig
@@ -30,7 +30,7 @@ def _env() -> dict[str, str]:
 
 
 def _train_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "a2m_core.cli.main", "train", *args]
+    return [sys.executable, "-m", "a2m_cli", "train", *args]
 
 
 def test_batches_are_a_function_of_seed_and_step_and_shard_the_global_batch():
@@ -141,7 +141,7 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tiny_corpus, tmp_path
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6, msg=key)
     start = load_file(tmp_path / "straight" / "checkpoints" / "step_0000060" / "weights.safetensors")
     assert not torch.equal(start["model.rvq_vae.decoder.proj_out.weight"],
-                           AudioToMotion.from_preset("tiny").state_dict()["rvq_vae.decoder.proj_out.weight"])
+                           preset_model("tiny").state_dict()["rvq_vae.decoder.proj_out.weight"])
 
 
 @pytest.mark.slow
@@ -150,13 +150,13 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tiny_co
     tiny = preset_config("tiny")
     model = AudioToMotion(replace(tiny, length=replace(tiny.length, dropout=0.0)))
     model.normalization = (torch.zeros(263).numpy(), torch.ones(263).numpy())
-    model.save(tmp_path / "init")
+    save_model(model, tmp_path / "init")
     config = tmp_path / "run.yaml"
     config.write_text("loop: {max_steps: 6, batch_size: 4, warmup_steps: 2, lr: 1.0e-3}\n")  # the model: --init's
     common = ["length", "--data", str(tiny_corpus), "--config", str(config), "--init", str(tmp_path / "init")]
     subprocess.run(_train_cmd(*common, "--out", str(tmp_path / "one")), env=_env(), check=True, capture_output=True)
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "a2m_core.cli.main", "train", *common, "--out", str(tmp_path / "two")],
+                          "-m", "a2m_cli", "train", *common, "--out", str(tmp_path / "two")],
                          env=_env(), capture_output=True, text=True)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
 
@@ -188,8 +188,8 @@ def test_init_carries_the_parts_whose_config_the_run_config_keeps(tiny_corpus, t
     from training.runner import _load_model
 
     torch.manual_seed(1)
-    trained = AudioToMotion.from_preset("tiny")
-    trained.save(tmp_path / "rvq")
+    trained = preset_model("tiny")
+    save_model(trained, tmp_path / "rvq")
     same = _load_model(tmp_path / "rvq", RunConfig(), tiny_corpus)
     assert same.config == trained.config
     ablation = _load_model(tmp_path / "rvq", RunConfig.from_dict({"condition": {"kind": "conv1d", "pool": 4}}),
@@ -205,13 +205,13 @@ def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
     """`a2m train --condition kind=avgpool,pool=4 --styles oral` builds and records that run."""
     import json
 
-    from a2m_core.cli.main import main
+    from a2m_cli.main import main
 
-    AudioToMotion.from_preset("tiny").save(tmp_path / "rvq")
+    save_model(preset_model("tiny"), tmp_path / "rvq")
     assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "run"), "--init",
                  str(tmp_path / "rvq"), "--condition", "kind=avgpool,pool=4", "--styles", "oral", "--steps", "1",
                  "--batch-size", "2"]) == 0
-    assert AudioToMotion.load(tmp_path / "run" / "model").config.condition.pool == 4
+    assert load_model(tmp_path / "run" / "model").config.condition.pool == 4
     run = json.loads((tmp_path / "run" / "train_summary.json").read_text())["run"]
     assert run["condition"] == {"kind": "avgpool", "pool": 4} and run["styles"] == ["oral"]
     assert main(["train", "condition", "--data", str(tiny_corpus), "--out", str(tmp_path / "bad"), "--init",
@@ -228,9 +228,9 @@ def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
     from training.data.datasets import MotionAudioConfig, MotionAudioDataset
     from training.runner import run_stage
 
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     model.normalization = (np.zeros(263, np.float32), np.ones(263, np.float32))
-    model.save(tmp_path / "init")
+    save_model(model, tmp_path / "init")
     config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3))
     run_stage("length", tiny_corpus, tmp_path / "run", config, init=tmp_path / "init", progress=False)
     cached = list((tmp_path / "run" / "feature_cache").rglob("*.npy"))

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ, save_wav
+from a2m_core.audio.speech import synthesize
 from a2m_core.errors import InputError
 from a2m_core.files import check_writable, remove_stale_temp_files, save_npy, write_text
 from a2m_core.motion.features import FeatureCodec
@@ -39,7 +40,6 @@ from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
 from training.data.sequences import Clip, sample_clip
 from training.data.track import FPS
-from training.data.tts import synthesize
 from training.data.splits import frames_of_split, split_of_clip
 from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
 

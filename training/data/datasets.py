@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
+from a2m_core.audio.speech import ENGINES
 from a2m_core.errors import InputError
 from a2m_core.files import save_npy
 from a2m_core.motion.features import Normalizer
 from training.data.captions import read_texts
-from training.data.voices import ENGINES, check_engines
+from training.data.voices import check_engines
 
 FPS_BY_DIM = {263: 20.0, 251: 12.5}  # HumanML3D, KIT-ML
 MAX_CLIP_FRAMES = 200  # MoMask drops clips of this length and more

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.audio.io import save_wav
+from a2m_core.audio.io import SAMPLE_RATE_HZ, save_wav
+from a2m_core.audio.speech import synthesize
 from a2m_core.errors import InputError
 from a2m_core.files import check_writable, remove_stale_temp_files, write_text
 from training.data.captions import read_texts
@@ -30,7 +31,6 @@ from training.data.files import run_resumable, write_json
 from training.data.llm_rewrite import LLMConfig, LLMRewriter
 from training.data.rewrite import clean_caption, rewrite
 from training.data.splits import frames_of_split
-from training.data.tts import SAMPLE_RATE_HZ, synthesize
 from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
 
 STYLES = ("original", "oral")

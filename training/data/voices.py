@@ -1,17 +1,18 @@
 """The pool of synthetic speaker identities and its speaker-disjoint split.
 
-A speaker identity is an engine, a voice and its pitch and rate settings: espeak-ng
-accents x variants x pitch x rate, plus festival's offline voices with a few pitch/rate
-settings. The pool is deterministic (same seed, same voices) so that a rebuilt corpus and
+A speaker identity (`a2m_core.audio.speech.Voice`) is an engine, a voice and its pitch and rate
+settings: here espeak-ng accents x variants x pitch x rate, plus festival's offline voices with a
+few pitch/rate settings. The pool is deterministic (same seed, same voices) so that a rebuilt corpus and
 the Original/Oral builders of real datasets use the very same speakers.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from a2m_core.audio.speech import ENGINES, FESTIVAL_VOICES, Voice
 
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
                   "en-us-nyc")
@@ -20,38 +21,9 @@ ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "
                    "Andy", "Annie", "linda", "steph", "david", "paul", "robert", "Alex", "Michael", "john")
 ESPEAK_PITCHES = (30, 45, 60, 75)  # espeak-ng -p, 0..99
 ESPEAK_RATES_WPM = (130, 150, 170, 190)  # espeak-ng -s, words per minute
-# festival voice -> its diphone pitch model (mean, std Hz) that int_lr_params retargets; None: HTS voice
-FESTIVAL_VOICES = {"kal_diphone": (105.0, 14.0), "ked_diphone": (105.0, 14.0), "cmu_us_slt_arctic_hts": None}
 FESTIVAL_SETTINGS = ((0, 100), (-15, 115), (15, 90))  # (pitch shift Hz, rate % of normal)
 SPLITS = ("train", "val", "test")
-ENGINES = ("espeak-ng", "festival")
 FESTIVAL_WEIGHT = 0.2  # festival takes ~0.4 s a sentence, espeak-ng ~0.02 s: its speakers are drawn less often
-
-
-@dataclass(frozen=True)
-class Voice:
-    """One speaker identity."""
-
-    engine: str  # "espeak-ng" or "festival"
-    name: str  # espeak-ng voice "en-gb-scotland+m7" or festival voice "kal_diphone"
-    pitch: int  # espeak-ng: -p 0..99; festival: shift of the mean F0 in Hz
-    rate: int  # espeak-ng: words per minute; festival: % of normal speed
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be 'espeak-ng' or 'festival', got {self.engine!r}")
-        if self.engine == "espeak-ng" and not (0 <= self.pitch <= 99 and 80 <= self.rate <= 450):
-            raise ValueError(f"espeak-ng pitch 0..99 and rate 80..450 wpm, got {self.pitch}, {self.rate}")
-        if self.engine == "festival" and (self.name not in FESTIVAL_VOICES or not 50 <= self.rate <= 200):
-            raise ValueError(f"festival voice one of {list(FESTIVAL_VOICES)} and rate 50..200 %, got "
-                             f"{self.name!r}, {self.rate}")
-
-    @property
-    def speaker_id(self) -> str:
-        return f"{self.engine}:{self.name}:p{self.pitch}:r{self.rate}"
-
-    def to_json(self) -> dict:
-        return {"speaker_id": self.speaker_id, **asdict(self)}
 
 
 def check_engines(engines: tuple[str, ...]) -> None:

@@ -8,8 +8,8 @@ import os
 import shlex
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments
-from a2m_core.cli.paths import output_folder
+from a2m_cli.decoding import add_decoding_arguments
+from a2m_cli.paths import output_folder
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import BACKENDS
@@ -30,7 +30,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _ros_bench(args: argparse.Namespace) -> int:
     """`a2m bench --ros`: `a2m ros bench` with this command's model options (one backend at most)."""
-    from a2m_ros.cli import DEFAULT_PARAMS, ros_bench
+    from a2m_cli.ros import DEFAULT_PARAMS, ros_bench
 
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     if len(backends) > 1:
@@ -49,7 +49,7 @@ def _ros_bench(args: argparse.Namespace) -> int:
 def _decoding(args: argparse.Namespace):
     """The decoding options; with --onnx, the export's own (so that a given export is timed as it
     is, not rebuilt), and options that contradict it are refused."""
-    from a2m_core.cli.decoding import decoding_from
+    from a2m_cli.decoding import decoding_from
     from a2m_core.runtime.export import read_export
     from a2m_core.runtime.interface import DecodingConfig
 
@@ -68,11 +68,11 @@ def _bench(args: argparse.Namespace) -> int:
         return _ros_bench(args)
     import torch
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import preset_model
     from a2m_core.paths import shipped_model_dir
-    from a2m_core.runtime.backends import backend_precision, load_generator, preset_model_dir
-    from a2m_core.runtime.benchmark import BenchSettings, markdown, run_benchmark
+    from a2m_core.runtime.backends import backend_precision, load_backend, preset_model_dir
     from a2m_core.runtime.export import read_export
+    from a2m_core.runtime.speed_bench import BenchSettings, markdown, run_benchmark
 
     if args.out:
         output_folder(args.out)
@@ -99,7 +99,7 @@ def _bench(args: argparse.Namespace) -> int:
     def backend(name: str):
         # --onnx serves the backend of its precision; the other one's export comes from the cache
         onnx_dir = args.onnx if given_precision == backend_precision(name) else None
-        return lambda: load_generator(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
+        return lambda: load_backend(name, model_dir=model_dir, onnx_dir=onnx_dir, decoding=decoding,
                                       threads=threads, device=device)
 
     backends = {name: backend(name) for name in names}
@@ -108,13 +108,13 @@ def _bench(args: argparse.Namespace) -> int:
         from a2m_core.runtime.torch_backend import TorchBackend
 
         torch.manual_seed(PRESET_SEED)
-        return TorchBackend(AudioToMotion.from_preset(args.reference_preset), device=device)
+        return TorchBackend(preset_model(args.reference_preset), device=device)
 
     def cascade():
-        from a2m_core.runtime.cascade import CascadeGenerator
+        from a2m_core.runtime.cascade import CascadeBackend
 
         torch.manual_seed(PRESET_SEED)
-        return CascadeGenerator(AudioToMotion.from_preset(args.cascade_preset))
+        return CascadeBackend(preset_model(args.cascade_preset))
 
     settings = BenchSettings.quick() if args.quick else BenchSettings()
     report = run_benchmark(backends, None if args.no_baselines else reference,

@@ -1,6 +1,6 @@
-"""`Generator`: the one interface every runtime backend offers, audio in, `Motion` out.
+"""`Backend`: the one interface every runtime backend offers, audio in, `Motion` out.
 
-    gen = load_generator("auto", model_dir="models/default")  # a2m_core.runtime.backends
+    gen = load_backend("auto", model_dir="models/default")  # a2m_core.runtime.backends
     motion = gen.generate(audio, 16000, length=None, seed=0)  # Motion: joints (t j 3), skeleton, features
     motions = gen.generate_batch([a, b], 16000, seeds=[0, 1])
 
@@ -8,8 +8,10 @@ A backend only runs the two graphs (`a2m_core.runtime.graphs`) on prepared array
 else lives here once: checking and resampling the audio, padding a batch, drawing the Gumbel
 noise from the seed (numpy, so every backend gets the same noise for the same seed and tokens
 can be compared across backends), and cutting each sample's motion to its length.
-`Generator` also fits the `MotionGenerator` shape of `a2m_core.runtime.pipeline`, so the motion
-node can hand it straight to `MotionPipeline`.
+Typed instructions go through the same interface (`check_text`, `from_text`): a backend of an
+audio model refuses them with what to do instead, and the text-conditioned model's backend
+(`a2m_core.runtime.text_backend`) refuses audio, so the motion node never asks which kind of
+model it holds.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ def gumbel_noise(shape: tuple[int, ...], seed: int | None) -> np.ndarray:
     return -np.log(-np.log(uniform))
 
 
-class Generator(ABC):
+class Backend(ABC):
     """Audio -> Motion with one backend; subclasses implement `run_graphs`."""
 
-    name: str = "generator"
+    name: str = "backend"
 
     def __init__(self, spec: GraphSpec):
         self.spec = spec
@@ -52,6 +54,20 @@ class Generator(ABC):
     def describe(self) -> str:
         """One line naming the backend and where it runs (for logs and benchmarks)."""
         return self.name
+
+    def check_text(self, text: str) -> None:
+        """InputError unless this backend takes typed instructions (those of text-conditioned models do)."""
+        raise InputError("the loaded model is not text-conditioned: speak the instruction, "
+                         "or load a text model to send typed instructions")
+
+    def from_text(self, text: str, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
+        """A typed instruction -> raw features (t d) float32; motion_s None: length predicted."""
+        self.check_text(text)
+        raise NotImplementedError(f"{type(self).__name__} accepts text but does not implement from_text")
+
+    def warm_up(self) -> None:
+        """Run the model once on a placeholder input (onnxruntime and torch set up their kernels on the first run)."""
+        self(np.zeros(SAMPLE_RATE_HZ, np.float32), seed=0)
 
     # ------------------------------------------------------------------ public API
 
@@ -88,7 +104,7 @@ class Generator(ABC):
         return audio, audio_lens, frames, noise
 
     def __call__(self, audio: np.ndarray, motion_s: float | None = None, seed: int = 0) -> np.ndarray:
-        """`MotionGenerator` shape (a2m_core.runtime.pipeline): audio (n) 16 kHz -> raw features (t d)."""
+        """What `MotionPipeline` calls (a2m_core.runtime.pipeline): audio (n) 16 kHz -> raw features (t d)."""
         length = None if motion_s is None or motion_s <= 0 else max(1, round(motion_s * self.spec.fps))
         features = self.generate(audio, SAMPLE_RATE_HZ, length, seed).features
         assert features is not None  # every backend returns features

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments
+from a2m_cli.decoding import add_decoding_arguments
 
 STAGE_CHOICES = ("rvq", "condition", "masked", "residual", "length", "transformers", "decoders", "evaluator")
 STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder taught the instruction's slots "
@@ -18,7 +18,7 @@ STAGE_HELP = ("rvq: motion tokenizer; condition: front-end + condition encoder t
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from a2m_core.cli.paths import output_folder
+    from a2m_cli.paths import output_folder
     from a2m_core.errors import InputError
     from training.runner import MODEL_DIR, RunConfig
 
@@ -66,8 +66,8 @@ def _eval(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    from a2m_core.cli.decoding import decoding_from
-    from a2m_core.cli.paths import output_path
+    from a2m_cli.decoding import decoding_from
+    from a2m_cli.paths import output_path
     from a2m_core.errors import InputError
     from training.evaluate import EvalConfig, evaluate, write_report
 
@@ -92,30 +92,31 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
 
-    from a2m_core.cli.paths import output_path
+    from a2m_cli.paths import output_path
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
-    from a2m_core.model import AudioToMotion
-    from training.benchmark import CASES, FIRST_SHARE, TWO_STEP_CASES, benchmark_voices, run_benchmark, speak_cases
+    from a2m_core.model import load_model
+    from training.instruction_eval import (CASES, FIRST_SHARE, TWO_STEP_CASES, eval_voices, evaluate_instructions,
+                                           speak_cases)
 
     output_path(args.report, (".json",), "--report")
     if args.voices < 1:
         raise InputError(f"--voices {args.voices}: expected at least 1")
-    model = AudioToMotion.load(args.model)
+    model = load_model(args.model)
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
-    voices = benchmark_voices(args.voices_from, args.voices, seed=args.seed)
+    voices = eval_voices(args.voices_from, args.voices, seed=args.seed)
     speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
     results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from,
                "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
                "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
     conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
     for name, snr in conditions:
-        result = run_benchmark(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
+        result = evaluate_instructions(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
     for name, snr in conditions:
-        result = run_benchmark(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
+        result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES)
         results["two_step"][name] = result.to_dict()
         first, second = result.per_step
         print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "
@@ -126,7 +127,7 @@ def _eval_instructions(args: argparse.Namespace) -> int:
 
 
 def _ship(args: argparse.Namespace) -> int:
-    from a2m_core.cli.paths import check_distinct, output_folder
+    from a2m_cli.paths import check_distinct, output_folder
     from a2m_core.errors import InputError
     from training.ship import ship_model
 
@@ -147,7 +148,7 @@ def register(subparsers) -> None:
                     "words and slots first), or masked + residual + length (or transformers for all three at once) "
                     "on datasets without action records. Checkpoints go "
                     "to OUT/checkpoints every loop.checkpoint_every steps; --resume continues a killed run with the "
-                    "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_core.cli.main "
+                    "same data order. Multi-GPU / multi-node: torchrun --nproc_per_node N -m a2m_cli.main "
                     "train ... (the batch size is global). When finished, OUT/model is a model folder.")
     train.add_argument("stage", choices=STAGE_CHOICES,
                        help=STAGE_HELP)

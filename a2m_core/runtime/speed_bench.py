@@ -17,8 +17,6 @@ import gc
 import os
 import platform
 import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from a2m_core.runtime.generator import Generator
+from a2m_core.runtime.backend import Backend
 
 INSTRUCTIONS = (
     "walk forward, then wave with your right hand",
@@ -93,15 +91,12 @@ class Report:
 
 def _espeak(text: str, voice_seed: int) -> np.ndarray | None:
     """16 kHz float32 speech of text from espeak-ng, or None where it is missing."""
-    from a2m_core.audio.io import load_audio
+    from a2m_core.audio.io import resample
+    from a2m_core.audio.speech import espeak
 
     if shutil.which("espeak-ng") is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        speed = 150 + 10 * (voice_seed % 4)
-        subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(wav), text], check=True, capture_output=True)
-        return load_audio(wav).samples
+    return resample(*espeak(text, rate_wpm=150 + 10 * (voice_seed % 4)))
 
 
 def instruction_audio(seconds: float, seed: int) -> tuple[np.ndarray, str]:
@@ -145,22 +140,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(generator: Generator, name: str, clips: list[np.ndarray], audio_s: float, warmup: int,
+def measure(backend: Backend, name: str, clips: list[np.ndarray], audio_s: float, warmup: int,
             min_repeats: int, max_repeats: int, budget_s: float) -> Row:
     """Time generate_batch on clips (one batch) after warm-up runs."""
     seeds = list(range(len(clips)))
     for _ in range(warmup):
-        generator.generate_batch(clips, 16000, seeds=seeds)
+        backend.generate_batch(clips, 16000, seeds=seeds)
     reset_peak_rss()
     latencies, frames = [], 0
     start = time.perf_counter()
     while len(latencies) < max_repeats and (len(latencies) < min_repeats or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
-        motions = generator.generate_batch(clips, 16000, seeds=seeds)
+        motions = backend.generate_batch(clips, 16000, seeds=seeds)
         latencies.append(time.perf_counter() - t0)
         frames = sum(m.num_frames for m in motions)
     p50, p95 = float(np.percentile(latencies, 50)), float(np.percentile(latencies, 95))
-    return Row(name=name, device=generator.describe(), batch=len(clips), audio_s=audio_s, repeats=len(latencies),
+    return Row(name=name, device=backend.describe(), batch=len(clips), audio_s=audio_s, repeats=len(latencies),
                p50_ms=1000 * p50, p95_ms=1000 * p95, samples_per_s=len(clips) / p50, frames_per_s=frames / p50,
                peak_rss_mb=peak_rss_mb())
 
@@ -192,7 +187,7 @@ def machine_info() -> dict:
 # ---------------------------------------------------------------- the run
 
 
-Loader = Callable[[], Generator]
+Loader = Callable[[], Backend]
 
 
 def run_benchmark(backends: dict[str, Loader], reference: Loader | None, cascade: Loader | None,
@@ -211,18 +206,18 @@ def run_benchmark(backends: dict[str, Loader], reference: Loader | None, cascade
     total = sum(len(batches) * len(settings.audio_s) for _, _, batches, _, _ in jobs)
     bar = tqdm(total=total, desc="bench", unit="row", disable=not progress)
     for name, loader, batches, min_repeats, max_repeats in jobs:
-        generator = loader()
+        backend = loader()
         for batch in batches:
             for seconds in settings.audio_s:
                 bar.set_postfix_str(f"{name} b{batch} {seconds:g}s")
                 clips = [audio[seconds][0]] * batch
-                row = measure(generator, name, clips, seconds, settings.warmup, min_repeats, max_repeats,
+                row = measure(backend, name, clips, seconds, settings.warmup, min_repeats, max_repeats,
                               settings.budget_s)
                 (report.baselines if name in ("paper eager", "cascade") else report.rows).append(row)
                 bar.update()
         if name == "cascade":
-            report.notes.append(f"cascade ASR heard: {generator.last_transcripts[0]!r}")
-        del generator
+            report.notes.append(f"cascade ASR heard: {backend.last_transcripts[0]!r}")
+        del backend
         gc.collect()
     bar.close()
     _fill_ratios(report)

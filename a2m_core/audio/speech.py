@@ -1,8 +1,11 @@
-"""Offline speech synthesis (espeak-ng, festival) to 16 kHz mono float32, and atomic WAV writing.
+"""Offline speech synthesis: the one place a2m runs a speech engine (espeak-ng, festival).
 
-Both engines run as subprocesses; sox converts whatever rate they produce to 16 kHz mono
-with `-G` (guard against clipping). The text goes through stdin, never the command line,
-so a caption starting with "-" cannot be taken for an option.
+`synthesize(text, voice)` gives 16 kHz mono float32 (the training corpus, the demo, the
+instruction evaluation); `espeak(text, ...)` gives espeak-ng's own output at its own rate
+(22.05 kHz), for the speed benchmarks and for tests that need audio at another rate than 16 kHz.
+Both engines run as subprocesses, and the text goes through stdin, never the command line, so a
+caption starting with "-" cannot be taken for an option. sox converts whatever rate an engine
+produces to 16 kHz mono with `-G` (guard against clipping).
 """
 
 from __future__ import annotations
@@ -11,17 +14,47 @@ import io
 import shutil
 import subprocess
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.errors import InputError
-from training.data.voices import FESTIVAL_VOICES, Voice
 
-SAMPLE_RATE_HZ = 16000
+ENGINES = ("espeak-ng", "festival")
+# festival voice -> its diphone pitch model (mean, std Hz) that int_lr_params retargets; None: HTS voice
+FESTIVAL_VOICES = {"kal_diphone": (105.0, 14.0), "ked_diphone": (105.0, 14.0), "cmu_us_slt_arctic_hts": None}
+ESPEAK_DEFAULT_PITCH, ESPEAK_DEFAULT_RATE_WPM = 50, 175  # what espeak-ng uses without -p / -s
 MAX_TEXT_CHARS = 400  # HumanML3D's longest captions are about 300 characters
 _PACKAGES = {"espeak-ng": "espeak-ng", "text2wave": "festival", "sox": "sox"}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker identity: an engine, a voice and its pitch and rate settings."""
+
+    engine: str  # "espeak-ng" or "festival"
+    name: str  # espeak-ng voice "en-gb-scotland+m7" or festival voice "kal_diphone"
+    pitch: int  # espeak-ng: -p 0..99; festival: shift of the mean F0 in Hz
+    rate: int  # espeak-ng: words per minute; festival: % of normal speed
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be 'espeak-ng' or 'festival', got {self.engine!r}")
+        if self.engine == "espeak-ng" and not (0 <= self.pitch <= 99 and 80 <= self.rate <= 450):
+            raise ValueError(f"espeak-ng pitch 0..99 and rate 80..450 wpm, got {self.pitch}, {self.rate}")
+        if self.engine == "festival" and (self.name not in FESTIVAL_VOICES or not 50 <= self.rate <= 200):
+            raise ValueError(f"festival voice one of {list(FESTIVAL_VOICES)} and rate 50..200 %, got "
+                             f"{self.name!r}, {self.rate}")
+
+    @property
+    def speaker_id(self) -> str:
+        return f"{self.engine}:{self.name}:p{self.pitch}:r{self.rate}"
+
+    def to_json(self) -> dict:
+        return {"speaker_id": self.speaker_id, **asdict(self)}
 
 
 def require_tool(tool: str) -> str:
@@ -72,8 +105,8 @@ def _festival(text: str, voice: Voice) -> tuple[bytes, tuple[str, ...]]:
         return out.read_bytes(), effects
 
 
-def synthesize(text: str, voice: Voice) -> np.ndarray:
-    """Speech for `text` in `voice`: float32 (n,) at 16 kHz mono."""
+def _engine_wav(text: str, voice: Voice) -> tuple[bytes, tuple[str, ...]]:
+    """(the engine's WAV for `text`, sox effects still to apply); InputError for unusable text or a failed engine."""
     if not text.strip():
         raise InputError("got empty text to speak; expected a sentence")
     if len(text) > MAX_TEXT_CHARS:
@@ -83,9 +116,25 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
         raise InputError(f"got non-ASCII text {text[:40]!r}; the English voices expect ASCII (clean it first)")
     engine = _espeak if voice.engine == "espeak-ng" else _festival
     try:
-        audio = _to_16k_mono(*engine(text, voice))
+        return engine(text, voice)
+    except subprocess.CalledProcessError as exc:
+        raise InputError(f"{voice.engine} failed for voice {voice.speaker_id}: {exc.stderr.decode()[-300:]}") from exc
+
+
+def synthesize(text: str, voice: Voice) -> np.ndarray:
+    """Speech for `text` in `voice`: float32 (n,) at 16 kHz mono."""
+    wav, effects = _engine_wav(text, voice)
+    try:
+        audio = _to_16k_mono(wav, effects)
     except subprocess.CalledProcessError as exc:
         raise InputError(f"{voice.engine} failed for voice {voice.speaker_id}: {exc.stderr.decode()[-300:]}") from exc
     if audio.size == 0 or not np.isfinite(audio).all():
         raise InputError(f"{voice.engine} produced no usable audio for {text[:40]!r} with {voice.speaker_id}")
     return audio
+
+
+def espeak(text: str, voice: str = "en", rate_wpm: int = ESPEAK_DEFAULT_RATE_WPM) -> tuple[np.ndarray, int]:
+    """espeak-ng's own output for `text` in `voice` at its default pitch: (float32 mono samples, their rate in Hz)."""
+    wav, _ = _engine_wav(text, Voice("espeak-ng", voice, ESPEAK_DEFAULT_PITCH, rate_wpm))
+    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    return audio, rate

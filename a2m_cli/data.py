@@ -63,8 +63,8 @@ def _rewrite(args: argparse.Namespace) -> int:
 def _noise(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from a2m_cli.paths import check_distinct, output_path
     from a2m_core.audio.io import load_audio, save_wav
-    from a2m_core.cli.paths import check_distinct, output_path
     from training.data.augment import add_noise, snr_db
 
     check_distinct({"--out": output_path(args.out, (".wav",))}, {"INPUT": args.input, "--noise": args.noise})

@@ -6,8 +6,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.decoding import add_decoding_arguments, decoding_from
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.paths import SHIPPED_MODEL_DIR, shipped_model_dir
 
@@ -56,9 +56,9 @@ def _onnx(args: argparse.Namespace) -> int:
 
 def _agreement(float_info, int8_info) -> str:
     """How closely the int8 graphs follow the float ones on a few spoken instructions, in words."""
-    from a2m_core.runtime.benchmark import instruction_audio
     from a2m_core.runtime.onnx_backend import OnnxRuntimeBackend
     from a2m_core.runtime.quantize import token_agreement
+    from a2m_core.runtime.speed_bench import instruction_audio
 
     clips = [instruction_audio(3.0, seed=k) for k in range(AGREEMENT_CLIPS)]
     cpu = ["CPUExecutionProvider"]

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 from a2m_core.runtime.interface import BACKENDS
 
@@ -23,9 +23,9 @@ DEFAULT_TEXT = "walk forward, then wave with your right hand"
 def _speak(text: str, out_wav: Path) -> Path:
     """Synthesise `text` with an unseen test-split voice of the corpus (espeak-ng) into a 16 kHz WAV."""
     from a2m_core.audio.io import save_wav
+    from a2m_core.audio.speech import synthesize
 
     try:
-        from training.data.tts import synthesize
         from training.data.voices import voice_pool, voices_for_split
     except ImportError:
         raise InputError("speech synthesis needs the training package: pass --audio WAV instead") from None
@@ -49,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
     from a2m_core.motion.bvh import write_bvh
     from a2m_core.motion.render import render_motion
     from a2m_core.paths import shipped_model_dir
-    from a2m_core.runtime.backends import load_generator
+    from a2m_core.runtime.backends import load_backend
 
     out_dir: Path = output_folder(args.out)
     outputs = {name: out_dir / name for name in ("motion.npy", "joints.npy", "motion.bvh", "motion.mp4")}
@@ -61,15 +61,15 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"a2m: warning: {warning}")
     title = args.text if args.audio is None else wav.name
 
-    generator = load_generator(args.backend, model_dir=model_dir)
-    motion = generator.generate(audio.samples, audio.sample_rate_hz, seed=args.seed)
+    backend = load_backend(args.backend, model_dir=model_dir)
+    motion = backend.generate(audio.samples, audio.sample_rate_hz, seed=args.seed)
     save_npy(out_dir / "motion.npy", motion.features)
     save_npy(out_dir / "joints.npy", motion.joints)
     write_bvh(out_dir / "motion.bvh", motion.joints, motion.skeleton, motion.fps)
     video = render_motion(motion, out_dir / "motion.mp4", title=title)
     print(f"instruction: {wav}")
     print(f"motion:      {out_dir / 'motion.npy'} {motion.features.shape}, {motion.duration_s:.1f} s "
-          f"(model {model_dir}, backend {generator.name})")
+          f"(model {model_dir}, backend {backend.name})")
     print(f"video:       {video}")
     print(f"bvh:         {out_dir / 'motion.bvh'}")
 
@@ -79,7 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
         print("ros:         skipped: the a2m_ros interfaces are not built (run `make setup`)")
         return 0
     ros_out = out_dir / "ros"
-    command = [sys.executable, "-m", "a2m_core.cli.main", "ros", "up", "--audio-file", str(wav),
+    command = [sys.executable, "-m", "a2m_cli", "ros", "up", "--audio-file", str(wav),
                "--model", str(model_dir), "--out", str(ros_out)]
     print(f"ros:         {' '.join(command[2:])}")
     result = subprocess.run(command)

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from a2m_core.cli.main import main
-from a2m_core.model import AudioToMotion
-from training.benchmark import (CASES, TWO_STEP_CASES, Case, TwoStepCase, benchmark_voices, chance_pairs, foot_kicked,
-                                hand_raised, jumps, score, sits, travels)
+from a2m_cli.main import main
+from a2m_core.model import preset_model, save_model
 from training.data.sequences import sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import render
+from training.instruction_eval import (CASES, TWO_STEP_CASES, Case, TwoStepCase, chance_pairs, eval_voices, foot_kicked,
+                                       hand_raised, jumps, score, sits, travels)
 
 
 def _joints(kind: str, seed: int = 0, **params) -> np.ndarray:
@@ -119,24 +119,25 @@ def test_two_step_chance_pairs_differ_at_every_step_and_include_the_reversed_ord
 
 
 def test_benchmark_voices_are_never_heard_in_training():
-    from training.data.voices import FESTIVAL_VOICES, voice_pool, voices_for_split
+    from a2m_core.audio.speech import FESTIVAL_VOICES
+    from training.data.voices import voice_pool, voices_for_split
 
-    test = benchmark_voices("test", 4, seed=0)
+    test = eval_voices("test", 4, seed=0)
     assert len(test) == 4 and set(test) <= set(voices_for_split(voice_pool(), "test"))
-    festival = benchmark_voices("festival", 20, seed=0)
+    festival = eval_voices("festival", 20, seed=0)
     assert len(festival) == 9 and len(set(festival)) == 9 and all(v.engine == "festival" for v in festival)
     assert {v.name for v in festival[:3]} == set(FESTIVAL_VOICES)  # the first three are three different voices
-    assert benchmark_voices("festival", 4, seed=0) == festival[:4]
+    assert eval_voices("festival", 4, seed=0) == festival[:4]
     with pytest.raises(ValueError, match="voice source"):
-        benchmark_voices("piper", 2)
+        eval_voices("piper", 2)
 
 
 @pytest.fixture
 def tiny_model(tmp_path):
-    model = AudioToMotion.from_preset("tiny")
+    model = preset_model("tiny")
     rng = np.random.default_rng(0)
     model.normalization = (rng.normal(size=263).astype(np.float32), np.ones(263, np.float32))
-    model.save(tmp_path / "model")
+    save_model(model, tmp_path / "model")
     return tmp_path / "model"
 
 

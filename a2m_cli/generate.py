@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.decoding import add_decoding_arguments, decoding_from
-from a2m_core.cli.paths import check_distinct, output_path
+from a2m_cli.decoding import add_decoding_arguments, decoding_from
+from a2m_cli.paths import check_distinct, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import shipped_model_dir
 from a2m_core.runtime.interface import BACKENDS
@@ -25,8 +25,8 @@ def _generate(args: argparse.Namespace) -> int:
     from a2m_core.audio.io import load_audio
     from a2m_core.audio.vad import speech_warnings
     from a2m_core.files import save_npy
-    from a2m_core.runtime.backends import load_generator
-    from a2m_core.runtime.text_generator import is_text_model
+    from a2m_core.runtime.backends import load_backend
+    from a2m_core.runtime.text_backend import is_text_model
 
     decoding = decoding_from(args)
     audio = load_audio(args.audio)
@@ -36,18 +36,18 @@ def _generate(args: argparse.Namespace) -> int:
     if is_text_model(model_dir):
         raise InputError(f"{model_dir} is a text-conditioned model; a2m generate needs an audio model")
     # the motion node's loader: the same seed gives the same motion here and in the node
-    generator = load_generator(args.backend, model_dir=model_dir, decoding=decoding, device=args.device)
-    normalized = generator.spec.has_normalization
+    backend = load_backend(args.backend, model_dir=model_dir, decoding=decoding, device=args.device)
+    normalized = backend.spec.has_normalization
     needs_joints = joints_out or video_out or bvh_out
     if needs_joints and not normalized:
         raise InputError(f"{model_dir} has no Mean.npy/Std.npy, so its features cannot become joints: "
                          "use a trained model, or `a2m model init ... --mean Mean.npy --std Std.npy`")
-    motion = generator.generate(audio.samples, audio.sample_rate_hz, args.length, args.seed)
+    motion = backend.generate(audio.samples, audio.sample_rate_hz, args.length, args.seed)
     features = motion.features  # (t f), dataset units when the model has Mean/Std
     save_npy(out, features)
-    fps = generator.spec.fps
+    fps = backend.spec.fps
     print(f"{out}: {'' if normalized else 'normalised '}features {features.shape} "
-          f"({len(features) / fps:.2f} s at {fps:g} fps; {generator.describe()})")
+          f"({len(features) / fps:.2f} s at {fps:g} fps; {backend.describe()})")
     if needs_joints:
         if joints_out:
             save_npy(joints_out, motion.joints)

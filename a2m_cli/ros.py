@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_folder, output_path
+from a2m_cli.paths import check_distinct, output_folder, output_path
 from a2m_core.errors import InputError
 from a2m_core.paths import CHECKOUT
 from a2m_core.runtime.interface import BACKENDS
@@ -197,7 +197,7 @@ def _soak(args: argparse.Namespace) -> int:
     from a2m_ros.soak import StatusLog, finished, rss_mb, soak_plan, soak_report
 
     with tempfile.TemporaryDirectory(prefix="a2m-ros-soak-") as tmp:
-        plan = soak_plan(args.count, args.seed, (args.min_pause_s, args.max_pause_s), Path(tmp))
+        plan = soak_plan(args.count, args.seed, (args.min_pause_s, args.max_pause_s))
         args.audio_file, args.mic_device = Path(tmp) / "soak.wav", None
         save_wav(args.audio_file, plan.samples)
         print(f"soak: {args.count} instructions, {len(plan.samples) / 16000:.0f} s of audio", flush=True)

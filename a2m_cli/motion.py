@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from a2m_core.cli.paths import check_distinct, output_path
+from a2m_cli.paths import check_distinct, output_path
 from a2m_core.errors import InputError
 
 DEFAULT_MAX_FRAMES = 2400  # `motion render`: 2 minutes at 20 fps, rendering takes about half a minute per 1000 frames

@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from a2m_core.errors import InputError
-from a2m_core.generation import (
+from a2m_core.decoding import (
     generate,
     generate_from_condition,
     guide,
@@ -18,13 +17,14 @@ from a2m_core.generation import (
     noise_shape,
     top_k_filter,
 )
-from a2m_core.model import AudioToMotion
+from a2m_core.errors import InputError
+from a2m_core.model import AudioToMotion, preset_model
 
 
 @pytest.fixture(scope="module")
 def tiny() -> AudioToMotion:
     torch.manual_seed(0)
-    return AudioToMotion.from_preset("tiny")
+    return preset_model("tiny")
 
 
 def _audio(b: int = 2, seconds: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:

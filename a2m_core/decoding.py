@@ -1,4 +1,4 @@
-"""Generation: condition -> base tokens (MaskGIT) -> residual tokens -> motion features.
+"""Decoding: condition -> base tokens (MaskGIT) -> residual tokens -> motion features.
 
 One function serves eager PyTorch, every runtime backend and export. It is written so that a
 tracer sees a fixed graph: the iteration loops have Python-constant trip counts, ranks come from

@@ -1,16 +1,17 @@
 """`a2m` entry point.
 
-Each subcommand group lives in its own module with a `register(subparsers)` function that
-adds its parser and sets `func`. Registration must stay cheap (no torch import): heavy
-imports happen inside the command functions, so `a2m --help` answers at once.
-Groups from `training` and `a2m_ros` are optional: where their package is absent, the rest
-of the command line still works.
+Each subcommand group lives in its own module of `a2m_cli` with a `register(subparsers)`
+function that adds its parser and sets `func`. Registration must stay cheap (no torch import):
+heavy imports happen inside the command functions, so `a2m --help` answers at once.
+The groups that drive `training` and `a2m_ros` are optional: where that package is absent,
+the rest of the command line still works.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import signal
 import sys
@@ -19,18 +20,19 @@ import threading
 from a2m_core import __version__
 from a2m_core.errors import InputError
 
-# (module, required): optional groups are skipped when their package is not installed.
-COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
-    ("a2m_core.cli.demo", True),
-    ("a2m_core.cli.motion", True),
-    ("a2m_core.cli.model", True),
-    ("a2m_core.cli.generate", True),
-    ("a2m_core.cli.export", True),
-    ("a2m_core.cli.bench", True),
-    ("a2m_core.cli.retarget", True),
-    ("training.cli", False),
-    ("training.cli_train", False),
-    ("a2m_ros.cli", False),
+# (module, the package it drives where that package is optional): a group whose package is not
+# installed is left out.
+COMMAND_MODULES: tuple[tuple[str, str | None], ...] = (
+    ("a2m_cli.demo", None),
+    ("a2m_cli.motion", None),
+    ("a2m_cli.model", None),
+    ("a2m_cli.generate", None),
+    ("a2m_cli.export", None),
+    ("a2m_cli.bench", None),
+    ("a2m_cli.retarget", None),
+    ("a2m_cli.data", "training"),
+    ("a2m_cli.train", "training"),
+    ("a2m_cli.ros", "a2m_ros"),
 )
 
 
@@ -42,14 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"a2m {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name, required in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if required or not module_name.startswith(exc.name or "\0"):
-                raise
+    for module_name, optional_package in COMMAND_MODULES:
+        if optional_package is not None and importlib.util.find_spec(optional_package) is None:
             continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

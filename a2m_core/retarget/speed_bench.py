@@ -1,6 +1,6 @@
 """Retargeting speed in frames per second per CPU core, and quality over many clips (a benchmark, not a test).
 
-    python -m a2m_core.retarget.bench --urdf ROBOT.urdf [--map MAP.yaml] [--quality] [MOTION.npy ...]
+    python -m a2m_core.retarget.speed_bench --urdf ROBOT.urdf [--map MAP.yaml] [--quality] [MOTION.npy ...]
 
 Per core = frames / CPU seconds of this process (all its threads counted), so a multi-threaded
 BLAS cannot flatter the figure. Without motions it times the built-in example (walk, then wave).
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from a2m_core.motion.example import example_motion
     from a2m_core.motion.io import load_motion
 
-    parser = argparse.ArgumentParser(prog="python -m a2m_core.retarget.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m a2m_core.retarget.speed_bench", description=__doc__.splitlines()[0])
     parser.add_argument("motions", nargs="*", type=Path, help="joints or features .npy files (default: the example)")
     parser.add_argument("--urdf", type=Path, required=True, help="the robot's URDF")
     parser.add_argument("--map", type=Path, default=DEFAULT_MAP, help="keypoint map YAML (default: the G1's)")

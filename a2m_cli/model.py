@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_folder
+from a2m_cli.paths import check_distinct, output_folder
 from a2m_core.errors import InputError
 
 PRESET_NAMES = ("paper", "edge", "edge-embedding", "text", "edge-text", "tiny")  # a2m_core.model.presets.PRESETS, without importing torch here
@@ -15,7 +15,7 @@ PRESET_NAMES = ("paper", "edge", "edge-embedding", "text", "edge-text", "tiny") 
 def _init(args: argparse.Namespace) -> int:
     import torch
 
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import AudioToMotion, save_model
     from a2m_core.model.presets import preset_config
     from a2m_core.model.speech_embedding_import import init_model
 
@@ -51,7 +51,7 @@ def _init(args: argparse.Namespace) -> int:
         for flag, array in (("--mean", normalizer.mean), ("--std", normalizer.std)):
             check_within_reach(array, SKELETONS[config.dataset], flag)  # as loading the model will
         model.normalization = (normalizer.mean.astype("float32"), normalizer.std.astype("float32"))
-    directory = model.save(args.out)
+    directory = save_model(model, args.out)
     total = model.num_parameters()["total"]
     pretrained = getattr(model.config.frontend, "source", None)
     print(f"{directory}: {args.preset} model with random weights, {total / 1e6:.1f} M parameters"
@@ -60,9 +60,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from a2m_core.model import AudioToMotion
+    from a2m_core.model import load_model
 
-    model = AudioToMotion.load(args.model)
+    model = load_model(args.model)
     counts = model.num_parameters()
     if args.json:
         print(json.dumps({"parameters": counts, "config": model.config.to_dict(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from a2m_core.cli.paths import check_distinct, output_path
+from a2m_cli.paths import check_distinct, output_path
 from a2m_core.paths import CHECKOUT
 
 DEFAULT_MAP = CHECKOUT / "config" / "retarget" / "unitree_g1.yaml"

@@ -1,4 +1,4 @@
-"""Instruction-following benchmark: do generated joints do what the spoken instruction says?
+"""Instruction-following evaluation: do generated joints do what the spoken instruction says?
 
 Each case is an instruction spoken by voices that a model never heard in training (the corpus's
 test voices, or festival's voices: the engine-disjoint benchmark of a model trained on espeak-ng
@@ -211,14 +211,15 @@ def score(cases: tuple[AnyCase, ...], joints: list[list[np.ndarray]]) -> Benchma
 VOICE_SOURCES = ("test", "festival")
 
 
-def benchmark_voices(source: str, num_voices: int, seed: int = 0) -> list:
+def eval_voices(source: str, num_voices: int, seed: int = 0) -> list:
     """`num_voices` voices that a model never heard in training (fewer where the source has fewer).
 
     source "test": the corpus's test-split voices; "festival": festival's identities (none heard by
     a model trained on espeak-ng alone), taken round-robin over its voices so that the first three
     are three different voices.
     """
-    from training.data.voices import FESTIVAL_VOICES, voice_pool, voices_for_split
+    from a2m_core.audio.speech import FESTIVAL_VOICES
+    from training.data.voices import voice_pool, voices_for_split
 
     if source not in VOICE_SOURCES:
         raise ValueError(f"voice source must be one of {VOICE_SOURCES}, got {source!r}")
@@ -237,7 +238,7 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
     """16 kHz speech of each instruction by each voice (training.data.voices.Voice)."""
     from tqdm import tqdm
 
-    from training.data.tts import synthesize
+    from a2m_core.audio.speech import synthesize
 
     bar = tqdm(total=len(cases) * len(voices), desc="speaking", disable=not progress)
     speech = []
@@ -248,12 +249,12 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
     return speech
 
 
-def run_benchmark(model, speech: list[list[np.ndarray]], *, noise_snr_db: float | None = None, seed: int = 0,
+def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db: float | None = None, seed: int = 0,
                   cases: tuple[AnyCase, ...] = CASES) -> BenchmarkResult:
     """Generate motion for every spoken case (length predicted by the model) and score it."""
     import torch
 
-    from a2m_core.generation import generate, make_noise
+    from a2m_core.decoding import generate, make_noise
     from a2m_core.motion.features import codec_for
     from training.data.augment import add_noise
 

@@ -1,1 +1,0 @@
-"""The `a2m` command line: one entry point, one module per subcommand group."""
