@@ -65,16 +65,12 @@ def dft_basis(n_fft: int, win_len: int) -> Tensor:
 def mel_filterbank(num_mels: int, n_fft: int, sample_rate_hz: int, f_min_hz: float, f_max_hz: float) -> Tensor:
     """(num_mels, n_fft // 2 + 1) triangular HTK-mel filters with Slaney area normalisation."""
 
-    def hz_to_mel(f: Tensor) -> Tensor:
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-
-    def mel_to_hz(m: Tensor) -> Tensor:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    def hz_to_mel(f: float) -> float:  # plain floats: every tensor here comes from a factory on one device
+        return 2595.0 * math.log10(1.0 + f / 700.0)
 
     freqs = torch.linspace(0, sample_rate_hz / 2, n_fft // 2 + 1, dtype=torch.float64)
-    mels = torch.linspace(hz_to_mel(torch.tensor(f_min_hz)), hz_to_mel(torch.tensor(f_max_hz)), num_mels + 2,
-                          dtype=torch.float64)
-    edges = mel_to_hz(mels)  # (num_mels + 2)
+    mels = torch.linspace(hz_to_mel(f_min_hz), hz_to_mel(f_max_hz), num_mels + 2, dtype=torch.float64)
+    edges = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)  # (num_mels + 2) back in Hz
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs[None] - lower) / (centre - lower)
     falling = (upper - freqs[None]) / (upper - centre)
