@@ -211,7 +211,12 @@ def _soak(args: argparse.Namespace) -> int:
         nodes, notes = [], []
         try:
             if args.mic or args.processes:
-                report, notes = soak_processes(plan, wav, [args.params, overrides], Path(tmp), args.wait_s, args.mic)
+                try:
+                    report, notes = soak_processes(plan, wav, [args.params, overrides], Path(tmp), args.wait_s,
+                                                   args.mic)
+                except RuntimeError as exc:  # a node process or PulseAudio failed, or an answer never came
+                    print(f"soak FAILED: {exc}")
+                    return 1
             else:
                 from a2m_ros.audio_file_node import AudioFileNode
                 from a2m_ros.motion_node import MotionNode

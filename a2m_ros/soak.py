@@ -37,6 +37,7 @@ VOICES = ("en-us", "en-gb", "en-gb-scotland+m3", "en-029+f2", "en-us-nyc+m7", "e
 AUDIO_TOLERANCE_S = 0.6  # an utterance's audio vs its instruction's: pre-roll 0.3 s, trailing silence, VAD onset
 QUIET_S = 5.0  # recording played, every utterance answered: this long without a status ends the run
 STALL_LOG = "the sender stopped"  # the motion node's log line when it ends an utterance on a stall
+MIC_LOSS_LOG = "audio block(s) lost"  # the microphone node's warning when it could not keep up
 
 
 @dataclass(frozen=True)
@@ -253,4 +254,6 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
         executor.shutdown()
         status_log.destroy_node()
     notes.insert(0, f"stalls in the motion node's log: {motion.log().count(STALL_LOG)}")
+    if sink is not None:
+        notes.insert(1, f"warnings of lost blocks in the microphone node's log: {source.log().count(MIC_LOSS_LOG)}")
     return report, notes

@@ -169,3 +169,12 @@ def test_ros_soak_mic_without_pulseaudio_is_a_one_line_error(ros_env, tmp_path):
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0, run.stderr
     assert "PulseAudio is not available (pulseaudio, pactl, paplay not found)" in run.stderr
 
+
+
+def test_ros_soak_reports_a_node_process_that_dies(ros_env, tmp_path):
+    params = tmp_path / "bad.yaml"
+    params.write_text("motion_node:\n  ros__parameters:\n    hangover_s: 999.0\n")  # out of range: the node exits 2
+    run = a2m("ros", "soak", "--processes", "--count", "1", "--preset", "tiny", "--params", str(params), env=ros_env)
+    assert run.returncode == 1, run.stdout + run.stderr[-2000:]
+    assert "soak FAILED: while waiting for the motion node" in run.stdout
+    assert "motion_node exited with status 2" in run.stdout and "hangover_s" in run.stdout
