@@ -208,6 +208,7 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
         executor.spin_once(timeout_sec=0.05)
 
     sink = NullSink(folder) if mic else None
+    player: subprocess.Popen | None = None
     motion = NodeProcess("a2m_ros.motion_node", ros_args, folder / "motion_node.log", env)
     processes, notes = [motion], []
     try:
@@ -232,8 +233,9 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
             played = lambda: source.proc.poll() is not None  # noqa: E731
             processes.append(source)
         _wait(played, spin, processes, len(plan.samples) / SAMPLE_RATE_HZ + wait_s, "the recording to be played")
-        if sink is not None and player.returncode != 0:
-            raise RuntimeError(f"paplay exited with status {player.returncode}; PulseAudio log: {sink.log}")
+        if player is not None and player.returncode != 0:
+            raise RuntimeError(f"paplay exited with status {player.returncode}; PulseAudio's log: "
+                               f"{sink.log.read_text(errors='replace')[-2000:]}")
         count, changed = 0, time.monotonic()
 
         def settled() -> bool:
@@ -246,6 +248,9 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
         _wait(settled, spin, [motion], wait_s, "the motion node's last answers")
         report = soak_report(plan, status_log.snapshot(), rss_start, rss_mb(motion.proc.pid))
     finally:
+        if player is not None and player.poll() is None:
+            player.terminate()
+            player.wait(10)
         for process in reversed(processes):
             if (rc := process.stop()) != 0:
                 notes.append(f"{process.name} exited with status {rc} on SIGINT: {process.log()[-2000:]}")
