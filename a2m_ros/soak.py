@@ -233,6 +233,9 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
             played = lambda: source.proc.poll() is not None  # noqa: E731
             processes.append(source)
         _wait(played, spin, processes, len(plan.samples) / SAMPLE_RATE_HZ + wait_s, "the recording to be played")
+        for process in processes:  # audio_file_node has exited: with 0 only when it played the whole file
+            if (why := process.died()) is not None:
+                raise RuntimeError(f"while the recording played: {why}")
         if player is not None and player.returncode != 0:
             raise RuntimeError(f"paplay exited with status {player.returncode}; PulseAudio's log: "
                                f"{sink.log.read_text(errors='replace')[-2000:]}")

@@ -171,10 +171,12 @@ def test_ros_soak_mic_without_pulseaudio_is_a_one_line_error(ros_env, tmp_path):
 
 
 
-def test_ros_soak_reports_a_node_process_that_dies(ros_env, tmp_path):
+@pytest.mark.parametrize("node, setting, when", [("motion_node", "hangover_s: 999.0", "while waiting for the motion node"),
+                                                 ("audio_file_node", "chunk_s: 99.0", "while the recording played")])
+def test_ros_soak_reports_a_node_process_that_dies(ros_env, tmp_path, node, setting, when):
     params = tmp_path / "bad.yaml"
-    params.write_text("motion_node:\n  ros__parameters:\n    hangover_s: 999.0\n")  # out of range: the node exits 2
+    params.write_text(f"{node}:\n  ros__parameters:\n    {setting}\n")  # out of range: the node exits 2
     run = a2m("ros", "soak", "--processes", "--count", "1", "--preset", "tiny", "--params", str(params), env=ros_env)
     assert run.returncode == 1, run.stdout + run.stderr[-2000:]
-    assert "soak FAILED: while waiting for the motion node" in run.stdout
-    assert "motion_node exited with status 2" in run.stdout and "hangover_s" in run.stdout
+    assert f"soak FAILED: {when}" in run.stdout
+    assert f"{node} exited with status 2" in run.stdout and setting.split(":")[0] in run.stdout
