@@ -182,7 +182,7 @@ def ros_bench(args: argparse.Namespace) -> int:
 
 
 def _soak(args: argparse.Namespace) -> int:
-    """`a2m ros soak`: many spoken instructions through audio_file_node and motion_node; 0 when in = out."""
+    """`a2m ros soak`: many spoken instructions through a source node and motion_node; 0 when in = out."""
     if args.count < 1 or not 0 < args.min_pause_s <= args.max_pause_s:
         raise InputError(f"need --count >= 1 and 0 < --min-pause-s <= --max-pause-s, got {args.count}, "
                          f"{args.min_pause_s}, {args.max_pause_s}")
@@ -192,35 +192,51 @@ def _soak(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         raise InputError(f"ROS 2 is not installed ({exc.name} missing): run scripts/setup.sh") from None
     from a2m_core.audio.io import save_wav
-    from a2m_ros.audio_file_node import AudioFileNode
-    from a2m_ros.motion_node import MotionNode
-    from a2m_ros.soak import StatusLog, finished, rss_mb, soak_plan, soak_report
+    from a2m_ros.null_sink import pulseaudio_missing
+    from a2m_ros.soak import StatusLog, finished, rss_mb, soak_plan, soak_processes, soak_report
 
+    if args.mic and (why := pulseaudio_missing()) is not None:
+        raise InputError(f"--mic needs a PulseAudio null sink: {why}")
     with tempfile.TemporaryDirectory(prefix="a2m-ros-soak-") as tmp:
         plan = soak_plan(args.count, args.seed, (args.min_pause_s, args.max_pause_s))
-        args.audio_file, args.mic_device = Path(tmp) / "soak.wav", None
-        save_wav(args.audio_file, plan.samples)
-        print(f"soak: {args.count} instructions, {len(plan.samples) / 16000:.0f} s of audio", flush=True)
+        wav = Path(tmp) / "soak.wav"
+        save_wav(wav, plan.samples)
+        how = "microphone_node on a PulseAudio null sink" if args.mic else "audio_file_node"
+        how += ", separate processes" if args.mic or args.processes else ", one process"
+        print(f"soak: {args.count} instructions, {len(plan.samples) / 16000:.0f} s of audio, {how}", flush=True)
+        args.audio_file = None if args.mic else wav
+        args.mic_device = "pulse" if args.mic else None
         overrides = _overrides_file(args, Path(tmp))
         rclpy.init(args=["a2m", "--ros-args", "--params-file", str(args.params), "--params-file", str(overrides)])
-        nodes = []
+        nodes, notes = [], []
         try:
-            motion = MotionNode()
-            nodes += [motion, StatusLog(), AudioFileNode()]
-            rss_start = rss_mb()
-            executor = MultiThreadedExecutor(num_threads=4)
-            for node in nodes:
-                executor.add_node(node)
-            executor.spin_until_future_complete(nodes[2].finished)
-            deadline = time.monotonic() + args.wait_s
-            while not (motion.idle and finished(nodes[1].snapshot())) and time.monotonic() < deadline:
-                executor.spin_once(timeout_sec=0.1)
-            report = soak_report(plan, nodes[1].snapshot(), rss_start)
+            if args.mic or args.processes:
+                try:
+                    report, notes = soak_processes(plan, wav, [args.params, overrides], Path(tmp), args.wait_s,
+                                                   args.mic)
+                except RuntimeError as exc:  # a node process or PulseAudio failed, or an answer never came
+                    print(f"soak FAILED: {exc}")
+                    return 1
+            else:
+                from a2m_ros.audio_file_node import AudioFileNode
+                from a2m_ros.motion_node import MotionNode
+
+                motion = MotionNode()
+                nodes += [motion, StatusLog(), AudioFileNode()]
+                rss_start = rss_mb()
+                executor = MultiThreadedExecutor(num_threads=4)
+                for node in nodes:
+                    executor.add_node(node)
+                executor.spin_until_future_complete(nodes[2].finished)
+                deadline = time.monotonic() + args.wait_s
+                while not (motion.idle and finished(nodes[1].snapshot())) and time.monotonic() < deadline:
+                    executor.spin_once(timeout_sec=0.1)
+                report = soak_report(plan, nodes[1].snapshot(), rss_start, rss_mb())
         finally:
             for node in reversed(nodes):
                 node.destroy_node()
             rclpy.try_shutdown()
-    print(report.summary())
+    print("\n".join([*notes, report.summary()]))
     return 0 if report.ok else 1
 
 
@@ -276,9 +292,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "soak", help="many spoken instructions through the nodes: utterances in = utterances out",
         description="Join --count espeak-ng instructions (voices and sentences cycling) with pauses drawn from "
         "[--min-pause-s, --max-pause-s] into one recording, play it in real time through audio_file_node into "
-        "motion_node (one process, over DDS), and check that each instruction came out as one DONE utterance "
-        "with its audio length; prints the motion node's RSS before and after. Exit 1 when any check fails.")
+        "motion_node (one process, over DDS; --processes: each node its own process; --mic: microphone_node "
+        "recording a PulseAudio null sink the recording is played into), and check that each instruction came "
+        "out as one DONE utterance with its audio length; prints the motion node's RSS before and after and "
+        "its latency. Exit 1 when any check fails.")
     soak.add_argument("--count", type=int, default=200, help="instructions (default: 200)")
+    soak.add_argument("--processes", action="store_true", help="run motion_node and the source as separate "
+                      "processes (python -m a2m_ros.<node>) talking over DDS; this process only listens to motion_status")
+    soak.add_argument("--mic", action="store_true", help="the source is microphone_node recording the monitor of a "
+                      "PulseAudio null sink started for the run, the recording played into it with paplay in real "
+                      "time (separate processes; needs pulseaudio, pulseaudio-utils, libasound2-plugins)")
     soak.add_argument("--seed", type=int, default=0, help="seed of the pauses (default: 0)")
     soak.add_argument("--min-pause-s", type=float, default=0.8, help="shortest pause; below hangover_s (0.5 s) "
                       "plus the VAD's slack two instructions are one utterance by design (default: 0.8)")

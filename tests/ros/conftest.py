@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ros_helpers import NodeProcess, Probe, PulseServer
+from ros_helpers import NodeProcess, Probe
 
 
 def _need_interfaces() -> None:
@@ -101,10 +101,12 @@ def probe(rclpy_context):
 
 @pytest.fixture
 def pulse(tmp_path):
-    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
-        pytest.skip("pulseaudio/paplay absent: scripts/setup.sh installs them (apt)")
+    from a2m_ros.null_sink import NullSink, pulseaudio_missing
+
+    if (why := pulseaudio_missing()) is not None:
+        pytest.skip(why)
     folder = tmp_path / "pulse"
     folder.mkdir()
-    server = PulseServer(folder)
+    server = NullSink(folder)
     yield server
     server.stop()

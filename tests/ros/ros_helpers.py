@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -123,37 +122,3 @@ class Probe:
         self._stop = True
         self._thread.join(2)
         self.node.destroy_node()
-
-
-class PulseServer:
-    """PulseAudio as a plain user process: a null sink whose monitor is remapped as the source `vmic`."""
-
-    def __init__(self, folder):
-        self.socket = folder / "native"
-        self.log = folder / "pulse.log"
-        self.proc = None
-
-    @property
-    def address(self) -> str:
-        return f"unix:{self.socket}"
-
-    def start(self):
-        self.socket.unlink(missing_ok=True)  # left behind by a killed server
-        env = dict(os.environ, HOME=str(self.socket.parent), XDG_RUNTIME_DIR=str(self.socket.parent))
-        self.proc = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-             "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
-             "-L", "module-null-sink sink_name=vsink rate=16000 channels=1 format=s16le",
-             "-L", "module-remap-source source_name=vmic master=vsink.monitor"],
-            env=env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
-        wait_for(lambda: subprocess.run(["pactl", "--server", self.address, "info"], capture_output=True).returncode == 0,
-                 20, f"PulseAudio to listen on {self.socket} (log: {self.log})")
-        subprocess.run(["pactl", "--server", self.address, "set-default-source", "vmic"], check=True)
-
-    def play(self, wav) -> subprocess.Popen:
-        return subprocess.Popen(["paplay", "--server", self.address, "--device=vsink", str(wav)])
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)

@@ -139,3 +139,44 @@ def test_ros_soak_counts_utterances_in_and_out(ros_env):
     run = a2m("ros", "soak", "--count", "3", "--min-pause-s", "0.1", "--max-pause-s", "0.15", "--preset", "tiny",
               env=ros_env)
     assert run.returncode == 1 and "soak FAILED" in run.stdout, run.stdout + run.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_ros_soak_with_the_nodes_as_separate_processes(ros_env):
+    """`a2m ros soak --processes`: motion_node and audio_file_node their own processes, over DDS."""
+    run = a2m("ros", "soak", "--processes", "--count", "4", "--preset", "tiny", env=ros_env)
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "separate processes" in run.stdout
+    assert "instructions in: 4; utterances out: 4 (4 done, 0 rejected)" in run.stdout
+    assert "stalls in the motion node's log: 0" in run.stdout
+
+
+@pytest.mark.slow
+def test_ros_soak_through_the_microphone_node_on_a_null_sink(ros_env):
+    """`a2m ros soak --mic`: the recording played into a PulseAudio null sink, microphone_node records it."""
+    from a2m_ros.null_sink import pulseaudio_missing
+
+    if (why := pulseaudio_missing()) is not None:
+        pytest.skip(why)
+    run = a2m("ros", "soak", "--mic", "--count", "4", "--preset", "tiny", env=ros_env)
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "microphone_node on a PulseAudio null sink" in run.stdout
+    assert "instructions in: 4; utterances out: 4 (4 done, 0 rejected)" in run.stdout
+
+
+def test_ros_soak_mic_without_pulseaudio_is_a_one_line_error(ros_env, tmp_path):
+    run = a2m("ros", "soak", "--mic", "--count", "2", "--preset", "tiny", env=dict(ros_env, PATH=str(tmp_path)))
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0, run.stderr
+    assert "PulseAudio is not available (pulseaudio, pactl, paplay not found)" in run.stderr
+
+
+
+@pytest.mark.parametrize("node, setting, when", [("motion_node", "hangover_s: 999.0", "while waiting for the motion node"),
+                                                 ("audio_file_node", "chunk_s: 99.0", "while the recording played")])
+def test_ros_soak_reports_a_node_process_that_dies(ros_env, tmp_path, node, setting, when):
+    params = tmp_path / "bad.yaml"
+    params.write_text(f"{node}:\n  ros__parameters:\n    {setting}\n")  # out of range: the node exits 2
+    run = a2m("ros", "soak", "--processes", "--count", "1", "--preset", "tiny", "--params", str(params), env=ros_env)
+    assert run.returncode == 1, run.stdout + run.stderr[-2000:]
+    assert f"soak FAILED: {when}" in run.stdout
+    assert f"{node} exited with status 2" in run.stdout and setting.split(":")[0] in run.stdout
