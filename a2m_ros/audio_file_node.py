@@ -44,9 +44,14 @@ class AudioFileNode(Node):
         self.encoding = declare(self, "encoding", AudioChunk.ENCODING_INT16, "Sample encoding on the wire",
                                 choices=(AudioChunk.ENCODING_INT16, AudioChunk.ENCODING_FLOAT32))
         self.frame_id = declare(self, "frame_id", "audio_file", "frame_id in the chunks' headers")
+        max_duration_s = declare(self, "max_duration_s", 3600.0, "Longest file played, in seconds (held in memory: "
+                                 "64 kB per second)", 1.0, 86400.0)
         if not path:
             raise InputError("parameter `path` is empty: give the audio file, e.g. --ros-args -p path:=speech.wav")
-        audio = load_audio(path)
+        try:
+            audio = load_audio(path, max_duration_s=max_duration_s)
+        except InputError as exc:
+            raise InputError(f"{exc} (audio_file_node: raise its parameter max_duration_s)") from None
         for warning in audio.warnings:
             self.get_logger().warning(warning)
         self.samples = np.concatenate([audio.samples, np.zeros(int(silence_s * SAMPLE_RATE_HZ), np.float32)])

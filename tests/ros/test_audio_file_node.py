@@ -48,3 +48,27 @@ def test_player_starts_once_every_expected_subscriber_has_matched(rclpy_context,
         executor.shutdown()
         for node in (player, *listeners):
             node.destroy_node()
+
+
+def test_player_plays_files_longer_than_one_generation_and_bounds_them_by_a_parameter(rclpy_context, tmp_path):
+    """A soak or a recorded session runs for many minutes: the player takes files up to
+    max_duration_s (an hour by default), past the 10 minutes a single generation reads, and
+    refuses a longer one from its header, naming the parameter to raise."""
+    import numpy as np
+    import soundfile
+    from rclpy.parameter import Parameter
+
+    from a2m_core.audio.io import MAX_FILE_S, SAMPLE_RATE_HZ
+    from a2m_core.errors import InputError
+    from a2m_ros.audio_file_node import AudioFileNode
+
+    long_file = tmp_path / "long.wav"
+    soundfile.write(long_file, np.zeros(int((MAX_FILE_S + 60) * SAMPLE_RATE_HZ), np.int16), SAMPLE_RATE_HZ)
+    player = AudioFileNode(context=rclpy_context, parameter_overrides=[Parameter("path", value=str(long_file))])
+    try:
+        assert len(player.samples) >= (MAX_FILE_S + 60) * SAMPLE_RATE_HZ
+    finally:
+        player.destroy_node()
+    with pytest.raises(InputError, match="max_duration_s"):
+        AudioFileNode(context=rclpy_context, parameter_overrides=[Parameter("path", value=str(long_file)),
+                                                                  Parameter("max_duration_s", value=60.0)])
