@@ -81,7 +81,7 @@ def _demo(args: argparse.Namespace) -> int:
     ros_out = out_dir / "ros"
     command = [sys.executable, "-m", "a2m_cli", "ros", "up", "--audio-file", str(wav),
                "--model", str(model_dir), "--out", str(ros_out)]
-    print(f"ros:         {' '.join(command[2:])}")
+    print(f"ros:         a2m {' '.join(command[3:])}")
     result = subprocess.run(command)
     if result.returncode != 0:
         raise InputError(f"the ROS bringup failed (exit {result.returncode}); see its log above")
