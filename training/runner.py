@@ -29,7 +29,7 @@ trains (or a front-end, which brings its own weights), else the run is refused.
 condition encoder become the teacher. Besides the slot and word probes, the new condition learns
 to reproduce the teacher's condition of each utterance as synthesised, from every rendering of it,
 so --init's decoders serve the new front-end unchanged and no decoders stage is needed. --init
-may then be an inference-only folder (models/default); the result is inference-only too.
+may then be an inference-only folder (as `a2m ship` writes); the result is inference-only too.
 """
 
 from __future__ import annotations
