@@ -19,7 +19,7 @@ from a2m_core.audio.io import SAMPLE_RATE_HZ, load_audio
 from a2m_core.errors import InputError
 from a2m_ros.messages import audio_chunk
 from a2m_ros.msg import AudioChunk
-from a2m_ros.node_tools import declare, run
+from a2m_ros.node_tools import Ticker, declare, run
 
 # After the publisher sees a subscriber, the subscriber's side of the match can lag by tens of
 # milliseconds, and best-effort chunks sent in that window are lost: start a little later.
@@ -63,7 +63,8 @@ class AudioFileNode(Node):
         self._start: float | None = None
         self._position = 0
         self.get_logger().info(f"playing {path} ({audio.duration_s:.2f} s) at {self.speed:g}x")
-        self.timer = self.create_timer(min(0.01, self.chunk_s / self.speed / 2), self._tick)
+        self._ticker = Ticker(min(0.01, self.chunk_s / self.speed / 2), self._tick, "a2m-file-player",
+                              self._tick_failed)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -85,11 +86,19 @@ class AudioFileNode(Node):
             if self._position >= len(self.samples):
                 if not self.loop:
                     self.get_logger().info("end of file")
-                    self.timer.cancel()
+                    self._ticker.stop()
                     self.finished.set_result(0)
                     return
                 self._position, self._start = 0, now
                 due = 0
+
+
+    def _tick_failed(self, exc: Exception) -> None:
+        self.get_logger().error(f"{type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
+
+    def destroy_node(self) -> None:
+        self._ticker.stop()
+        super().destroy_node()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from std_msgs.msg import Header
 from a2m_core.audio.io import SAMPLE_RATE_HZ, StreamResampler, to_mono
 from a2m_ros.messages import audio_chunk
 from a2m_ros.msg import AudioChunk
-from a2m_ros.node_tools import declare, run
+from a2m_ros.node_tools import Ticker, declare, run
 
 MAX_PENDING_BLOCKS = 100  # blocks the sound thread may queue before the oldest are dropped
 
@@ -41,8 +41,10 @@ class MicrophoneNode(Node):
         self._resampler: StreamResampler | None = None
         self._overflows = 0
         self.create_timer(self.retry_s, self._ensure_stream)
-        self.create_timer(self.chunk_s / 2, self._publish_pending)
         self._ensure_stream()
+        self._publisher_ticker = Ticker(self.chunk_s / 2, self._publish_pending, "a2m-microphone",
+                                        lambda exc: self.get_logger().error(f"{type(exc).__name__}: {exc}",
+                                                                            throttle_duration_sec=10.0))
 
     # Runs on PortAudio's thread: copy and hand over, nothing else.
     def _on_block(self, block: np.ndarray, frames: int, time_info, status) -> None:
@@ -87,7 +89,8 @@ class MicrophoneNode(Node):
         return int(self.device) if self.device.isdigit() else (self.device or None)
 
     def _publish_pending(self) -> None:
-        if self._resampler is None:
+        resampler = self._resampler  # _ensure_stream, on the executor, may replace it meanwhile
+        if resampler is None:
             return
         blocks = []
         while True:
@@ -101,7 +104,7 @@ class MicrophoneNode(Node):
             self._overflows = 0
         if not blocks:
             return
-        samples = self._resampler.push(to_mono(np.concatenate(blocks)) * self.gain)  # (n) 16 kHz
+        samples = resampler.push(to_mono(np.concatenate(blocks)) * self.gain)  # (n) 16 kHz
         if len(samples):
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
             self.publisher.publish(audio_chunk(samples, SAMPLE_RATE_HZ, header, self.encoding))
@@ -116,6 +119,7 @@ class MicrophoneNode(Node):
             self._stream = None
 
     def destroy_node(self) -> None:
+        self._publisher_ticker.stop()
         self._close_stream()
         super().destroy_node()
 

@@ -42,7 +42,9 @@ def test_player_starts_once_every_expected_subscriber_has_matched(rclpy_context,
         listeners[1].create_subscription(AudioChunk, "audio", received[1].append, deep)
         wait_for(lambda: player.finished.done(), 30, "the file to be played",
                  spin=lambda s: executor.spin_once(timeout_sec=s))
-        executor.spin_once(timeout_sec=0.2)  # the last chunks in flight
+        drain = time.monotonic() + 1.0  # the player publishes from its own thread: take what is still queued
+        while time.monotonic() < drain:
+            executor.spin_once(timeout_sec=0.02)
         assert len(received[1]) >= len(received[0]) - 1 > 5
     finally:
         executor.shutdown()
