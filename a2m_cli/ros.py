@@ -65,8 +65,11 @@ class _VideoWriter:
             utterance_id, clip = item
             path = render_motion(clip.motion, self.out_dir / f"utterance_{utterance_id:03d}.mp4",
                                  title=f"utterance {utterance_id}", progress=False)
-            self.written.append(path)
-            print(f"video: {path} ({clip.duration_s:.1f} s of motion)", flush=True)
+            again = path in self.written  # a trajectory published at a pause, replaced as speech went on
+            if not again:
+                self.written.append(path)
+            print(f"video: {path} ({clip.duration_s:.1f} s of motion){' (replaces the earlier one)' if again else ''}",
+                  flush=True)
 
     def close(self) -> None:
         self._clips.put(None)
@@ -193,7 +196,8 @@ def _soak(args: argparse.Namespace) -> int:
         raise InputError(f"ROS 2 is not installed ({exc.name} missing): run scripts/setup.sh") from None
     from a2m_core.audio.io import save_wav
     from a2m_ros.null_sink import pulseaudio_missing
-    from a2m_ros.soak import StatusLog, finished, rss_mb, soak_plan, soak_processes, soak_report
+    from a2m_ros.latency_bench import finished
+    from a2m_ros.soak import StatusLog, rss_mb, soak_plan, soak_processes, soak_report
 
     if args.mic and (why := pulseaudio_missing()) is not None:
         raise InputError(f"--mic needs a PulseAudio null sink: {why}")

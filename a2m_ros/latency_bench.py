@@ -1,8 +1,9 @@
 """End of speech -> JointTrajectory latency of the motion node, measured over DDS.
 
 A sender node publishes speech (espeak-ng) in real time as AudioChunks; the time the chunk
-holding the last audible sample went out is the end of speech; the time the JointTrajectory
-arrives at a second node is the answer. The motion node runs in the same process but talks
+holding the last audible sample went out is the end of speech; the time the last JointTrajectory
+for that speech arrives at a second node is the answer (a trajectory published at a pause inside
+the sentence is replaced by a later one, so it is not the answer). The motion node runs in the same process but talks
 to both through the middleware, as it would to a microphone node and a controller.
 """
 
@@ -43,6 +44,15 @@ def speak(text: str, voice: str = "en-us") -> np.ndarray:
     return resample(*espeak(text, voice))
 
 
+def finished(statuses: list[MotionStatus]) -> bool:
+    """Every numbered utterance has its last word: its latest status is DONE or REJECTED.
+
+    Latest, not any: an answer published at a pause is followed by ACCEPTED again when speech went on.
+    """
+    latest = {s.utterance_id: s.state for s in statuses if s.utterance_id > 0}
+    return all(state in (MotionStatus.STATE_DONE, MotionStatus.STATE_REJECTED) for state in latest.values())
+
+
 class LatencyProbe(Node):
     """Sends utterances in real time and times the trajectories that come back."""
 
@@ -51,8 +61,7 @@ class LatencyProbe(Node):
         self.chunk_len = round(chunk_s * SAMPLE_RATE_HZ)
         self.audio_pub = self.create_publisher(AudioChunk, "audio", qos_profile_sensor_data)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.arrived = threading.Event()
-        self.arrival_time = 0.0
+        self.arrivals: list[float] = []  # time.monotonic() of each JointTrajectory received
         self.statuses: list[MotionStatus] = []
         self.status_came = threading.Condition()
         self.create_subscription(JointTrajectory, "joint_trajectory", self._on_trajectory, reliable)
@@ -65,16 +74,16 @@ class LatencyProbe(Node):
             self.status_came.notify_all()
 
     def _on_trajectory(self, _msg: JointTrajectory) -> None:
-        self.arrival_time = time.monotonic()
-        self.arrived.set()
+        with self.status_came:
+            self.arrivals.append(time.monotonic())
+            self.status_came.notify_all()
 
-    def send_and_time(self, speech: np.ndarray, silence_s: float, timeout_s: float) -> float:
-        """Publish 0.3 s silence + speech + silence in real time; seconds from end of speech to the trajectory.
+    def send(self, speech: np.ndarray, silence_s: float) -> float:
+        """Publish 0.3 s silence + speech + silence in real time; return when the end of speech went out.
 
         All of the silence is sent even when the answer comes sooner, so that a node that split the
         speech shows it (two utterances) rather than leaving the rest unsent.
         """
-        self.arrived.clear()
         loud = np.flatnonzero(np.abs(speech) > 0.01)
         lead = int(0.3 * SAMPLE_RATE_HZ)
         speech_end = lead + (loud[-1] + 1 if len(loud) else len(speech))
@@ -85,10 +94,13 @@ class LatencyProbe(Node):
             self.audio_pub.publish(audio_chunk(stream[i:i + self.chunk_len], SAMPLE_RATE_HZ, Header()))
             if end_sent is None and i + self.chunk_len >= speech_end:
                 end_sent = time.monotonic()
-        if not self.arrived.wait(timeout_s):
-            raise RuntimeError(f"no trajectory {timeout_s:g} s after the end of speech; "
-                               f"statuses: {[(s.utterance_id, s.state, s.reason) for s in self.statuses[-5:]]}")
-        return self.arrival_time - end_sent
+        return end_sent
+
+    def answered(self, statuses_seen: int, trajectories_seen: int) -> bool:
+        """Every utterance since then ended (see `finished`), and each DONE's trajectory came."""
+        statuses = self.statuses[statuses_seen:]
+        done = sum(s.state == MotionStatus.STATE_DONE for s in statuses)
+        return bool(statuses) and finished(statuses) and len(self.arrivals) - trajectories_seen >= done
 
 
 def summarise(samples: list[LatencySample]) -> str:
@@ -123,12 +135,16 @@ def _time_utterances(probe: LatencyProbe, runs: int, silence_s: float, timeout_s
     for i in range(runs):
         sentence = SENTENCES[i % len(SENTENCES)]
         speech = speak(sentence)
-        seen = len(probe.statuses)
-        latency = probe.send_and_time(speech, silence_s, timeout_s)
-        with probe.status_came:  # the trajectory and its DONE status travel on two topics: either comes first
-            probe.status_came.wait_for(lambda: any(s.state == MotionStatus.STATE_DONE
-                                                   for s in probe.statuses[seen:]), timeout_s)
-        statuses = probe.statuses[seen:]
+        with probe.status_came:
+            seen, received = len(probe.statuses), len(probe.arrivals)
+        end_sent = probe.send(speech, silence_s)
+        with probe.status_came:  # trajectories and statuses travel on two topics: either comes first
+            answered = probe.status_came.wait_for(lambda: probe.answered(seen, received), timeout_s)
+            statuses = probe.statuses[seen:]
+            if not answered or len(probe.arrivals) == received:
+                raise RuntimeError(f"no trajectory {timeout_s if not answered else 0:g} s after the end of speech; "
+                                   f"statuses: {[(s.utterance_id, s.state, s.reason) for s in statuses[-5:]]}")
+            latency = probe.arrivals[-1] - end_sent
         done = [s for s in statuses if s.state == MotionStatus.STATE_DONE]
         node_latency, motion_s = (done[-1].latency_s, done[-1].motion_s) if done else (float("nan"),) * 2
         utterances = len({s.utterance_id for s in statuses if s.state == MotionStatus.STATE_ACCEPTED})

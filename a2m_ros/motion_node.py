@@ -47,13 +47,13 @@ from a2m_core.runtime.interface import DecodingConfig
 from a2m_core.runtime.jobs import CONVERTING, Job, JobQueue
 from a2m_core.runtime.pipeline import MotionClip, MotionPipeline
 from a2m_core.runtime.playback import Playback, RobotState
-from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, StreamEvent, UtteranceStream
+from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, PUBLISH, STALL, StreamEvent, UtteranceStream
 from a2m_ros.action import GenerateMotion
 from a2m_ros.messages import (
     chunk_samples, joint_state, joint_trajectory, robot_joint_trajectory, skeleton_markers, status_marker,
 )
 from a2m_ros.msg import AudioChunk, MotionStatus
-from a2m_ros.node_tools import declare, run
+from a2m_ros.node_tools import Ticker, declare, run
 
 if TYPE_CHECKING:  # pinocchio is imported only when robot_urdf is set
     from a2m_core.retarget.keypoint_map import KeypointMap
@@ -64,6 +64,8 @@ STATE_NAMES = {MotionStatus.STATE_ACCEPTED: "accepted", MotionStatus.STATE_GENER
                MotionStatus.STATE_DONE: "done", MotionStatus.STATE_REJECTED: "rejected"}
 AUDIO_QUEUE_DEPTH = 200  # chunks held by DDS for the audio callback (20 s of 0.1 s chunks)
 STALL_CHECK_S = 0.25  # period of the stall rule's check
+PLAY_PERIOD_S = 0.05  # joint_states and skeleton_markers playback: 20 Hz
+EARLY_NOTE = "published at a pause; a later trajectory replaces it if speech resumes"
 ROBOT_STATE_MAX_AGE_S = 1.0  # older robot joint positions count as unknown (the robot stopped publishing)
 
 
@@ -77,6 +79,7 @@ class MotionNodeConfig:
     device: str
     vad_backend: str
     segmenter: SegmenterConfig
+    publish_after_s: float
     stall_s: float
     decoding: DecodingConfig
     seed: int
@@ -117,9 +120,13 @@ def declare_config(node: Node) -> MotionNodeConfig:
             hangover_s=declare(node, "hangover_s", d.hangover_s, "Silence that ends an utterance", 0.05, 5.0),
             max_utterance_s=declare(node, "max_utterance_s", d.max_utterance_s,
                                     "Longer speech is cut here into consecutive parts, each generated", 1.0, 60.0),
-            early_end_s=declare(node, "early_end_s", 0.2, "Silence after which generation starts early; the result "
-                                "is kept unless speech resumes within hangover_s (then it is discarded); 0: off",
-                                0.0, 5.0)),
+            early_end_s=declare(node, "early_end_s", 0.03, "Silence after which generation starts on speculation "
+                                "(its result is published after publish_after_s; discarded if speech resumes "
+                                "before that); 0: at hangover_s", 0.0, 5.0)),
+        publish_after_s=declare(node, "publish_after_s", 0.09, "Silence after which the result started at "
+                                "early_end_s is published; if speech resumes within hangover_s, the longer "
+                                "utterance's trajectory (same utterance_id) replaces it. At least hangover_s: "
+                                "published only once the utterance has ended, never replaced", 0.0, 5.0),
         stall_s=declare(node, "stall_s", 2.0, "With speech in progress and no audio chunk for this long (and none "
                         "waiting), the sender stopped: the utterance ends there", 0.5, 60.0),
         decoding=DecodingConfig(
@@ -176,8 +183,9 @@ class MotionNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", reliable)
         self.status_pub = self.create_publisher(MotionStatus, "motion_status", QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
 
+        publish_after_s = self.cfg.publish_after_s if self.cfg.publish_after_s < self.cfg.segmenter.hangover_s else None
         self.stream = UtteranceStream(UtteranceSegmenter(make_vad(self.cfg.vad_backend), self.cfg.segmenter),
-                                      self._new_id, self.cfg.stall_s, STALL_CHECK_S)
+                                      self._new_id, self.cfg.stall_s, STALL_CHECK_S, publish_after_s)
         self._resampler: StreamResampler | None = None
         self._stream_lock = threading.Lock()  # the audio callback and the stall check take turns at the stream
         self._early_jobs: dict[int, Job] = {}  # early jobs waiting for KEEP or DROP
@@ -206,8 +214,8 @@ class MotionNode(Node):
                                durability=qos_profile_sensor_data.durability)
         audio_group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(AudioChunk, "audio", self._on_audio, audio_qos, callback_group=audio_group)
-        # the stall rule's check has a group of its own: it runs even while a backlog of chunks is being cut
-        self.create_timer(STALL_CHECK_S, self._check_stall, callback_group=MutuallyExclusiveCallbackGroup())
+        # the stall rule's check runs beside the executor: even while a backlog of chunks is being cut
+        self._stall_ticker = Ticker(STALL_CHECK_S, self._check_stall, "a2m-stall-check", self._tick_failed)
         self.create_subscription(String, "instruction", self._on_instruction, 10)
         if self._robot is not None:
             # best effort matches the robot's publisher whichever reliability it uses
@@ -217,7 +225,7 @@ class MotionNode(Node):
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
-        self.create_timer(0.05, self._play, callback_group=MutuallyExclusiveCallbackGroup())
+        self._play_ticker = Ticker(PLAY_PERIOD_S, self._play, "a2m-playback", self._tick_failed)
         self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.stream.segmenter.vad.name})")
 
     # ---------------------------------------------------------------- audio in
@@ -245,18 +253,27 @@ class MotionNode(Node):
             elif event.kind == EARLY:
                 job = Job(event.utterance_id, event.utterance.samples, event.speech_end_s, early=True)
                 self._early_jobs[job.utterance_id] = job
-                self._jobs.put(job)  # when full: put when kept (or rejected as busy then)
-            elif event.kind == KEEP:
-                job = self._early_jobs.pop(event.utterance_id)
-                if job.queued:  # generating or generated already
-                    self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, "", len(job.audio))
+                self._jobs.put(job)  # when full: put when published or kept (or rejected as busy then)
+            elif event.kind in (PUBLISH, KEEP):
+                job = self._early_jobs.pop(event.utterance_id) if event.kind == KEEP else self._early_jobs[event.utterance_id]
+                if job.decided.is_set():  # published already
+                    continue
+                note = EARLY_NOTE if event.kind == PUBLISH else ""
+                if job.queued:  # generating or generated already, held for this decision
+                    self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
                     job.decide(keep=True)
-                else:
+                elif event.kind == KEEP:  # the queue was full at the pause: queued now, or rejected as busy
                     self._submit(Job(job.utterance_id, job.audio, job.speech_end_time))
+                elif self._jobs.put(job := Job(job.utterance_id, job.audio, job.speech_end_time)):  # room now
+                    self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
+                    self._early_jobs[job.utterance_id] = job  # still to be kept or dropped
             elif event.kind == DROP:
                 job = self._early_jobs.pop(event.utterance_id)
+                published = job.decided.is_set()
                 job.decide(keep=False)
-                self.get_logger().debug(f"utterance {job.utterance_id}: early start discarded ({event.note})")
+                log = self.get_logger().info if published else self.get_logger().debug
+                log(f"utterance {job.utterance_id}: {event.note}: the result started at the pause is "
+                    + ("replaced by the longer utterance's" if published else "discarded"))
             elif event.kind == FINAL:
                 utterance = event.utterance
                 self._submit(Job(event.utterance_id, utterance.samples, event.speech_end_s, truncated=utterance.truncated))
@@ -314,10 +331,10 @@ class MotionNode(Node):
                      len(job.audio))
 
     def _on_generated(self, job: Job) -> None:
-        """Publish a job's clip unless it is for an action or was cancelled; or say why there is none."""
+        """Publish a job's clip unless it is for an action; or say why there is none."""
         if job.error:
             self._reject(job.utterance_id, f"generation failed: {job.error}", len(job.audio))
-        elif not job.for_action and not job.cancelled.is_set():
+        elif not job.for_action:
             self._publish_clip(job)
 
     def _generate(self, job: Job) -> None:
@@ -540,8 +557,13 @@ class MotionNode(Node):
         """No utterance in the stream, the queue or the worker."""
         return not self.stream.in_speech and self._jobs.idle
 
+    def _tick_failed(self, exc: Exception) -> None:
+        self.get_logger().error(f"{type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
+
     def destroy_node(self) -> None:
-        """Stop the worker after the job in hand (it is a daemon thread: never blocks exit)."""
+        """Stop the tickers, then the worker after the job in hand (a daemon thread: never blocks exit)."""
+        self._play_ticker.stop()
+        self._stall_ticker.stop()
         self._jobs.close()
         super().destroy_node()
 

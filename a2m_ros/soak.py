@@ -28,7 +28,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
-from a2m_ros.latency_bench import SENTENCES, speak
+from a2m_ros.latency_bench import SENTENCES, finished, speak
 from a2m_ros.msg import AudioChunk, MotionStatus
 from a2m_ros.null_sink import NullSink
 
@@ -136,13 +136,6 @@ def soak_report(plan: SoakPlan, statuses: list[MotionStatus], rss_start_mb: floa
     latencies = [s.latency_s * 1000 for s in done.values()]
     latency_ms = (float(np.percentile(latencies, 50)), float(np.percentile(latencies, 95))) if latencies else (0.0, 0.0)
     return SoakReport(len(plan.spans), len(ids), len(done), rejected, mismatch, rss_start_mb, rss_end_mb, latency_ms)
-
-
-def finished(statuses: list[MotionStatus]) -> bool:
-    """Every numbered utterance has its last word (DONE or REJECTED)."""
-    ids = {s.utterance_id for s in statuses if s.utterance_id > 0}
-    ended = {s.utterance_id for s in statuses if s.state in (MotionStatus.STATE_DONE, MotionStatus.STATE_REJECTED)}
-    return ids <= ended
 
 
 class NodeProcess:

@@ -6,8 +6,9 @@
 
 The worker calls `generate(job)` (which sets job.clip or job.error), then waits for an early
 job's decision: a kept job goes on to `started` (if not announced yet) and `finished`; a
-dropped one ends there, as if it never was. Model inference runs on this thread, never on
-the thread that feeds audio.
+dropped one ends there, as if it never was. So does any job cancelled before it is finished
+(a result started at a pause whose speech went on, a cancelled goal). Model inference runs on
+this thread, never on the thread that feeds audio.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Job:
             self.decided.set()
 
     def decide(self, keep: bool) -> None:
-        """An early job's fate: kept (finished as any job) or dropped (speech resumed: no trace)."""
+        """An early job's fate: kept (finished as any job) or dropped (speech resumed: no trace); any job may be dropped."""
         if not keep:
             self.cancelled.set()
         self.decided.set()
@@ -104,7 +105,7 @@ class JobQueue:
         job.stages.append(GENERATING)
         self._generate(job)
         job.decided.wait()
-        if job.early and job.cancelled.is_set():  # dropped: speech resumed
+        if job.cancelled.is_set():  # dropped (speech resumed) or cancelled (a goal): nothing to finish
             return
         if not announced:
             self._started(job)

@@ -2,7 +2,9 @@
 
     stream = UtteranceStream(UtteranceSegmenter(make_vad(), config), new_id)
     for event in stream.push(samples_16k, arrival_s):  # per chunk, in order
-        ...  # EARLY: start generating; KEEP / DROP: publish / discard that result; FINAL: generate and publish
+        ...  # EARLY: start generating; PUBLISH: publish that result now; KEEP: the utterance ended there
+        ...  # (publish it, if not yet); DROP: speech resumed (discard it, or replace it if published)
+        ...  # FINAL: generate and publish
     for event in stream.tick(now_s):  # every `tick_s`, from the thread that pushes
         ...  # STALL (say why), then the FINAL / KEEP of the utterance the sender left open
 
@@ -15,7 +17,9 @@ meanwhile) never ends an utterance that is still arriving.
 
 An early utterance (segmenter `early_end_s`) takes the id its final utterance will have; if
 speech resumes it is dropped and the longer utterance keeps that id, so ids count utterances
-out, whatever was tried on the way.
+out, whatever was tried on the way. Three pauses, shortest first: `early_end_s` starts the
+work on speculation (invisible if speech resumes), `publish_after_s` makes its result public
+(replaced by the longer utterance's if speech resumes), `hangover_s` ends the utterance.
 """
 
 from __future__ import annotations
@@ -30,13 +34,13 @@ import numpy as np
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.audio.segmentation import Utterance, UtteranceSegmenter
 
-EARLY, KEEP, DROP, FINAL, STALL = "early", "keep", "drop", "final", "stall"
+EARLY, PUBLISH, KEEP, DROP, FINAL, STALL = "early", "publish", "keep", "drop", "final", "stall"
 ARRIVAL_HISTORY = 4096  # chunks remembered to time the answer (minutes at usual chunk sizes)
 
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """What to do now. EARLY and FINAL carry the utterance; KEEP and DROP name an earlier EARLY; STALL says why."""
+    """What to do now. EARLY and FINAL carry the utterance; PUBLISH, KEEP and DROP name an earlier EARLY; STALL says why."""
 
     kind: str
     utterance_id: int = 0
@@ -49,9 +53,13 @@ class UtteranceStream:
     """Chunks of one stream in (any size, any arrival pattern), `StreamEvent`s out."""
 
     def __init__(self, segmenter: UtteranceSegmenter, new_id: Callable[[], int], stall_s: float = 2.0,
-                 tick_s: float = 0.25):
+                 tick_s: float = 0.25, publish_after_s: float | None = None):
+        """publish_after_s: silence after which an EARLY's result is published (PUBLISH); None: only at KEEP."""
         if stall_s <= 0 or tick_s <= 0:
             raise ValueError(f"stall_s and tick_s must be > 0, got {stall_s}, {tick_s}")
+        if publish_after_s is not None and publish_after_s < 0:
+            raise ValueError(f"publish_after_s must be >= 0, got {publish_after_s}")
+        self._publish_after = None if publish_after_s is None else round(publish_after_s * SAMPLE_RATE_HZ)
         self.segmenter, self._new_id = segmenter, new_id
         self.stall_s, self.tick_s = stall_s, tick_s
         self.stall_ticks = max(2, math.ceil(stall_s / tick_s))
@@ -60,6 +68,7 @@ class UtteranceStream:
         self._last_arrival_s = -math.inf
         self._quiet_ticks = 0
         self._early: StreamEvent | None = None  # the EARLY not yet kept or dropped
+        self._early_published = False  # a PUBLISH named it
         self._reserved_id = 0  # the id of the utterance in progress, once an EARLY took it
 
     @property
@@ -81,6 +90,10 @@ class UtteranceStream:
         if early is not None and self.segmenter.last_speech_end != early.utterance.speech_end:  # speech resumed
             events.append(StreamEvent(DROP, early.utterance_id, note="speech resumed after the pause"))
             self._early = None
+        elif (early is not None and not self._early_published and self._publish_after is not None
+              and self.segmenter.position - early.utterance.speech_end >= self._publish_after):
+            events.append(StreamEvent(PUBLISH, early.utterance_id))
+            self._early_published = True
         return events
 
     def tick(self, now_s: float) -> list[StreamEvent]:
@@ -120,7 +133,7 @@ class UtteranceStream:
                 events.append(StreamEvent(FINAL, utterance_id, utterance, speech_end_s))
             else:
                 self._reserved_id = utterance_id
-                self._early = StreamEvent(EARLY, utterance_id, utterance, speech_end_s)
+                self._early, self._early_published = StreamEvent(EARLY, utterance_id, utterance, speech_end_s), False
                 events.append(self._early)
         return events
 

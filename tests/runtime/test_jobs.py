@@ -79,3 +79,17 @@ def test_a_dropped_early_job_leaves_no_trace_and_the_next_runs():
     assert after.done.wait(10) and dropped.done.is_set()
     assert rec.calls == [("generate", 1), ("started", 1), ("generate", 1), ("finished", 1)]
     assert jobs.idle
+
+
+def test_a_job_dropped_while_it_is_generated_is_never_finished():
+    """A result started at a pause and published at once (not early: no decision awaited) whose speech went on."""
+    rec = Recorder()
+    rec.go.clear()
+    jobs = JobQueue(2, rec.generate, rec.started, rec.finished)
+    at_pause = job(1)
+    assert jobs.put(at_pause)
+    assert rec.generating.wait(10)
+    at_pause.decide(keep=False)
+    rec.go.set()
+    assert at_pause.done.wait(10)
+    assert rec.calls == [("started", 1), ("generate", 1)]

@@ -13,7 +13,7 @@ import pytest
 
 from a2m_core.audio.segmentation import SegmenterConfig, UtteranceSegmenter
 from a2m_core.audio.vad import SileroVad
-from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, STALL, UtteranceStream
+from a2m_core.runtime.utterance_stream import DROP, EARLY, FINAL, KEEP, PUBLISH, STALL, UtteranceStream
 
 RATE = 16000
 CONFIG = SegmenterConfig(hangover_s=0.5, early_end_s=0.2, max_utterance_s=4.0)
@@ -29,8 +29,9 @@ def loud(x: np.ndarray) -> np.ndarray:
     return x[idx[0]:idx[-1] + 1]
 
 
-def new_stream(config: SegmenterConfig = CONFIG) -> UtteranceStream:
-    return UtteranceStream(UtteranceSegmenter(SileroVad(), config), itertools.count(1).__next__, stall_s=2.0, tick_s=0.25)
+def new_stream(config: SegmenterConfig = CONFIG, publish_after_s: float | None = None) -> UtteranceStream:
+    return UtteranceStream(UtteranceSegmenter(SileroVad(), config), itertools.count(1).__next__, stall_s=2.0, tick_s=0.25,
+                           publish_after_s=publish_after_s)
 
 
 def simulate(stream: UtteranceStream, x: np.ndarray, chunk_s: float = 0.1, stalls=(), until_s: float | None = None):
@@ -108,6 +109,22 @@ def test_an_early_start_is_kept_or_dropped_and_ids_count_utterances_out(speak):
     assert kinds == [(EARLY, 1), (DROP, 1), (EARLY, 1), (KEEP, 1), (EARLY, 2), (KEEP, 2)], kinds
     kept = [e for e in events if e.kind == KEEP][0]
     assert kept.utterance.start < 0.5 * RATE and kept.utterance.speech_end > (0.5 + 0.3) * RATE + len(a)
+
+
+def test_a_pause_past_publish_after_s_publishes_and_a_shorter_one_stays_speculation(speak):
+    """early_end_s 0.06 starts the work, publish_after_s 0.25 makes it public, hangover_s 0.5 ends the utterance."""
+    a, b = loud(speak("walk forward")), loud(speak("then turn left"))
+    config = SegmenterConfig(hangover_s=0.5, early_end_s=0.06, max_utterance_s=4.0)
+    for pause_s, published in ((0.15, False), (0.4, True)):
+        x = np.concatenate([silence(0.5), a, silence(pause_s), b, silence(1.0)])
+        events = [e for _, e in simulate(new_stream(config, publish_after_s=0.25), x, chunk_s=0.02)]
+        at_pause = [(e.kind, e.utterance_id) for e in events][:3]
+        assert at_pause == [(EARLY, 1)] + ([(PUBLISH, 1), (DROP, 1)] if published else [(DROP, 1), (EARLY, 1)]), at_pause
+        assert [(e.kind, e.utterance_id) for e in events][-3:] == [(EARLY, 1), (PUBLISH, 1), (KEEP, 1)]
+        early = [e for e in events if e.kind == EARLY][-1]
+        assert early.utterance.speech_end > (0.5 + pause_s) * RATE + len(a)  # the published answer holds both parts
+    with pytest.raises(ValueError, match="publish_after_s"):
+        new_stream(publish_after_s=-1.0)
 
 
 def test_long_speech_is_cut_into_parts_that_are_all_generated(speak):
