@@ -63,8 +63,7 @@ class AudioFileNode(Node):
         self._start: float | None = None
         self._position = 0
         self.get_logger().info(f"playing {path} ({audio.duration_s:.2f} s) at {self.speed:g}x")
-        self._ticker = Ticker(min(0.01, self.chunk_s / self.speed / 2), self._tick, "a2m-file-player",
-                              self._tick_failed)
+        self._ticker = Ticker(min(0.01, self.chunk_s / self.speed / 2), self._tick, "a2m-file-player", self)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -92,9 +91,6 @@ class AudioFileNode(Node):
                 self._position, self._start = 0, now
                 due = 0
 
-
-    def _tick_failed(self, exc: Exception) -> None:
-        self.get_logger().error(f"{type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
 
     def destroy_node(self) -> None:
         self._ticker.stop()

@@ -42,9 +42,7 @@ class MicrophoneNode(Node):
         self._overflows = 0
         self.create_timer(self.retry_s, self._ensure_stream)
         self._ensure_stream()
-        self._publisher_ticker = Ticker(self.chunk_s / 2, self._publish_pending, "a2m-microphone",
-                                        lambda exc: self.get_logger().error(f"{type(exc).__name__}: {exc}",
-                                                                            throttle_duration_sec=10.0))
+        self._publisher_ticker = Ticker(self.chunk_s / 2, self._publish_pending, "a2m-microphone", self)
 
     # Runs on PortAudio's thread: copy and hand over, nothing else.
     def _on_block(self, block: np.ndarray, frames: int, time_info, status) -> None:

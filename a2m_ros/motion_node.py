@@ -215,7 +215,7 @@ class MotionNode(Node):
         audio_group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(AudioChunk, "audio", self._on_audio, audio_qos, callback_group=audio_group)
         # the stall rule's check runs beside the executor: even while a backlog of chunks is being cut
-        self._stall_ticker = Ticker(STALL_CHECK_S, self._check_stall, "a2m-stall-check", self._tick_failed)
+        self._stall_ticker = Ticker(STALL_CHECK_S, self._check_stall, "a2m-stall-check", self)
         self.create_subscription(String, "instruction", self._on_instruction, 10)
         if self._robot is not None:
             # best effort matches the robot's publisher whichever reliability it uses
@@ -225,7 +225,7 @@ class MotionNode(Node):
         self._action = ActionServer(self, GenerateMotion, "generate_motion", self._execute_goal,
                                     cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
-        self._play_ticker = Ticker(PLAY_PERIOD_S, self._play, "a2m-playback", self._tick_failed)
+        self._play_ticker = Ticker(PLAY_PERIOD_S, self._play, "a2m-playback", self)
         self.get_logger().info(f"listening on {self.resolve_topic_name('audio')} (VAD: {self.stream.segmenter.vad.name})")
 
     # ---------------------------------------------------------------- audio in
@@ -556,9 +556,6 @@ class MotionNode(Node):
     def idle(self) -> bool:
         """No utterance in the stream, the queue or the worker."""
         return not self.stream.in_speech and self._jobs.idle
-
-    def _tick_failed(self, exc: Exception) -> None:
-        self.get_logger().error(f"{type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
 
     def destroy_node(self) -> None:
         """Stop the tickers, then the worker after the job in hand (a daemon thread: never blocks exit)."""

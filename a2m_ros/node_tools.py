@@ -41,13 +41,12 @@ class Ticker:
     Measured with `a2m ros bench`: with a 20 Hz timer in the motion node's MultiThreadedExecutor,
     audio chunks waited up to 3.3 s between arriving in DDS and their callback (0.05 s without
     it). Periodic work that only reads state and publishes (playback, the stall check, a file
-    player's pace) runs here, where it cannot hold up the executor. An exception in `tick` goes to
-    `on_error` and the ticking goes on.
+    player's pace) runs here, where it cannot hold up the executor. An exception in `tick` is logged
+    on `node`'s logger (at most every 10 s) and the ticking goes on.
     """
 
-    def __init__(self, period_s: float, tick: Callable[[], None], name: str,
-                 on_error: Callable[[Exception], None]):
-        self.period_s, self._tick, self._on_error = period_s, tick, on_error
+    def __init__(self, period_s: float, tick: Callable[[], None], name: str, node: Node):
+        self.period_s, self._tick, self._logger = period_s, tick, node.get_logger()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -61,7 +60,7 @@ class Ticker:
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - one failed tick must not end the ticking
-                self._on_error(exc)
+                self._logger.error(f"{self._thread.name}: {type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
 
     def stop(self) -> None:
         """No tick starts after this returns (one in progress is waited for, up to 5 s)."""
