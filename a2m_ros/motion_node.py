@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -264,9 +265,11 @@ class MotionNode(Node):
                     job.decide(keep=True)
                 elif event.kind == KEEP:  # the queue was full at the pause: queued now, or rejected as busy
                     self._submit(Job(job.utterance_id, job.audio, job.speech_end_time))
-                elif self._jobs.put(job := Job(job.utterance_id, job.audio, job.speech_end_time)):  # room now
-                    self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
-                    self._early_jobs[job.utterance_id] = job  # still to be kept or dropped
+                else:  # the queue was full at the pause: publish now if there is room
+                    job = Job(job.utterance_id, job.audio, job.speech_end_time)
+                    if self._jobs.put(job, partial(self._status, job.utterance_id, MotionStatus.STATE_ACCEPTED, note,
+                                                   len(job.audio))):
+                        self._early_jobs[job.utterance_id] = job  # still to be kept or dropped
             elif event.kind == DROP:
                 job = self._early_jobs.pop(event.utterance_id)
                 published = job.decided.is_set()
@@ -314,7 +317,8 @@ class MotionNode(Node):
     def _submit(self, job: Job) -> bool:
         note = (f"cut at max_utterance_s ({self.cfg.segmenter.max_utterance_s:g} s); the speech goes on in "
                 "the next utterance") if job.truncated else ""
-        if not self._jobs.put(job):
+        if not self._jobs.put(job, partial(self._status, job.utterance_id, MotionStatus.STATE_ACCEPTED, note,
+                                           len(job.audio))):
             dropped = f"{len(job.audio) / SAMPLE_RATE_HZ:.1f} s of audio dropped" if len(job.audio) else "dropped"
             self._reject(job.utterance_id, f"busy: {self.cfg.queue_size} utterance(s) already waiting (queue_size): "
                                            f"{dropped}; speak again when the avatar has moved"
@@ -322,7 +326,6 @@ class MotionNode(Node):
             job.error = "queue full"
             job.done.set()
             return False
-        self._status(job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
         return True
 
     def _on_generating(self, job: Job) -> None:

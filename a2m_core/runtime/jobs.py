@@ -63,17 +63,24 @@ class JobQueue:
     def __init__(self, size: int, generate: Callable[[Job], None], started: Callable[[Job], None],
                  finished: Callable[[Job], None]):
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=size)
+        self._put_lock = threading.Lock()
         self._generate, self._started, self._finished = generate, started, finished
         self._thread = threading.Thread(target=self._work, name="a2m-generation", daemon=True)
         self._thread.start()
 
-    def put(self, job: Job) -> bool:
-        """Queue `job`; False (and nothing queued) when `size` jobs are waiting already."""
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            return False
-        job.queued = True
+    def put(self, job: Job, accepted: Callable[[], None] | None = None) -> bool:
+        """Queue `job`; False (and nothing queued) when `size` jobs are waiting already.
+
+        `accepted` runs once there is room, before the worker can see the job: whatever it announces
+        (an ACCEPTED status) comes before anything the worker says about the job.
+        """
+        with self._put_lock:
+            if self._queue.full():
+                return False
+            if accepted is not None:
+                accepted()
+            job.queued = True
+            self._queue.put_nowait(job)  # only puts fill the queue, and they take turns: there is room
         return True
 
     @property

@@ -93,3 +93,19 @@ def test_a_job_dropped_while_it_is_generated_is_never_finished():
     rec.go.set()
     assert at_pause.done.wait(10)
     assert rec.calls == [("started", 1), ("generate", 1)]
+
+
+def test_what_put_announces_comes_before_the_worker_starts_and_not_at_all_when_full():
+    rec = Recorder()
+    rec.go.clear()
+    jobs = JobQueue(1, rec.generate, rec.started, rec.finished)
+    first, second, third = job(1), job(2), job(3)
+    assert jobs.put(first, lambda: rec.calls.append(("accepted", 1)))
+    assert rec.generating.wait(10)
+    assert jobs.put(second, lambda: rec.calls.append(("accepted", 2)))
+    assert not jobs.put(third, lambda: rec.calls.append(("accepted", 3)))  # full: nothing announced
+    rec.go.set()
+    assert first.done.wait(10) and second.done.wait(10)
+    assert rec.calls[:2] == [("accepted", 1), ("started", 1)]
+    assert rec.calls.index(("accepted", 2)) < rec.calls.index(("started", 2))
+    assert ("accepted", 3) not in rec.calls
