@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -184,6 +185,14 @@ def ros_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keep_logs(folder: Path) -> str:
+    """Copy the node processes' logs out of the soak's temporary `folder`; say where they are."""
+    kept = Path(tempfile.mkdtemp(prefix="a2m-ros-soak-logs-"))
+    for log in folder.glob("*.log"):
+        shutil.copy(log, kept)
+    return f"the node processes' logs are kept in {kept}"
+
+
 def _soak(args: argparse.Namespace) -> int:
     """`a2m ros soak`: many spoken instructions through a source node and motion_node; 0 when in = out."""
     if args.count < 1 or not 0 < args.min_pause_s <= args.max_pause_s:
@@ -219,8 +228,10 @@ def _soak(args: argparse.Namespace) -> int:
                     report, notes = soak_processes(plan, wav, [args.params, overrides], Path(tmp), args.wait_s,
                                                    args.mic)
                 except RuntimeError as exc:  # a node process or PulseAudio failed, or an answer never came
-                    print(f"soak FAILED: {exc}")
+                    print(f"soak FAILED: {exc}\n{_keep_logs(Path(tmp))}")
                     return 1
+                if not report.ok:
+                    notes.append(_keep_logs(Path(tmp)))
             else:
                 from a2m_ros.audio_file_node import AudioFileNode
                 from a2m_ros.motion_node import MotionNode

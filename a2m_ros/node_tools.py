@@ -14,6 +14,9 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 
+SHUTDOWN_POLL_S = 0.25  # how long after a shutdown `run`'s executor loop notices it, at most
+
+
 def declare(node: Node, name: str, default, description: str, low=None, high=None, choices: Sequence[str] = ()):
     """Declare one parameter with its description (and range or choices); return its value.
 
@@ -85,9 +88,13 @@ def run(make_node: Callable[[], Node], argv: list[str] | None = None, num_thread
         executor.add_node(node)
         finished = getattr(node, "finished", None)
         if finished is not None:
-            executor.spin_until_future_complete(finished)
-        else:
-            executor.spin()
+            finished.add_done_callback(lambda _: executor.wake())
+        # Not executor.spin(): rclpy's SIGINT/SIGTERM handler can shut the context down just after
+        # the executor's wait woke and found it running, and spin() then waits forever (a motion
+        # node ignored SIGTERM in 1 of 4 runs of the microphone test). A wait with a timeout
+        # looks again every SHUTDOWN_POLL_S.
+        while executor.context.ok() and not (finished is not None and finished.done()):
+            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, ParameterException) as exc:  # InputError, or a parameter out of its range or choices

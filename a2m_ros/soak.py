@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -138,6 +139,15 @@ def soak_report(plan: SoakPlan, statuses: list[MotionStatus], rss_start_mb: floa
     return SoakReport(len(plan.spans), len(ids), len(done), rejected, mismatch, rss_start_mb, rss_end_mb, latency_ms)
 
 
+def log_about(log: str, utterance_ids: list[int], context: int = 3) -> str:
+    """The lines of a node's log that name one of `utterance_ids`, each with `context` lines either side."""
+    lines = log.splitlines()
+    named = re.compile(r"utterance (" + "|".join(map(str, utterance_ids)) + r")\b")
+    keep = sorted({j for i, line in enumerate(lines) if named.search(line)
+                   for j in range(max(0, i - context), min(len(lines), i + context + 1))})
+    return "\n".join(lines[j] for j in keep) or "(no line names them)"
+
+
 class NodeProcess:
     """One node as its own process (`python -m MODULE --ros-args ...`), its output in a log file."""
 
@@ -255,6 +265,9 @@ def soak_processes(plan: SoakPlan, wav: Path, params: list[Path], folder: Path, 
         executor.shutdown()
         status_log.destroy_node()
     notes.insert(0, f"stalls in the motion node's log: {motion.log().count(STALL_LOG)}")
+    if report.audio_mismatch:
+        notes.append("the motion node's log about those utterances:\n"
+                     + log_about(motion.log(), [uid for uid, _, _ in report.audio_mismatch]))
     if sink is not None:
         notes.insert(1, f"warnings of lost blocks in the microphone node's log: {source.log().count(MIC_LOSS_LOG)}")
     return report, notes

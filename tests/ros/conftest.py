@@ -34,6 +34,7 @@ def ros_env(tmp_path_factory) -> dict[str, str]:
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
         "ROS_HOME": str(tmp_path_factory.mktemp("ros_home")),
         "PYTHONUNBUFFERED": "1",
+        "PYTHONFAULTHANDLER": "1",  # a node that hangs and gets SIGABRT logs its threads' stacks
     }
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)

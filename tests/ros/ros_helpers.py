@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -28,11 +29,25 @@ class NodeProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int, timeout_s: float = 15.0) -> int:
-        """Send `sig`, wait for the exit code."""
+        """Send `sig`, wait for the exit code.
+
+        A process still running after `timeout_s` gets SIGABRT, so that Python's faulthandler
+        (PYTHONFAULTHANDLER in `ros_env`) writes every thread's stack into the log, and the
+        failure shows that log.
+        """
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            raise AssertionError(f"{self.proc.args} did not exit {timeout_s:.0f} s after signal {sig}; "
+                                 f"its log, with the stacks at SIGABRT:\n{self.log()[-12000:]}") from None
         finally:
             self._log.close()
 

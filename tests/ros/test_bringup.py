@@ -164,6 +164,15 @@ def test_ros_soak_through_the_microphone_node_on_a_null_sink(ros_env):
     assert "instructions in: 4; utterances out: 4 (4 done, 0 rejected)" in run.stdout
 
 
+def test_a_failed_soak_shows_the_motion_node_log_about_its_utterances():
+    from a2m_ros.soak import log_about
+
+    log = "\n".join(["listening", "utterance 1: 0.61 s of audio", "x", "y", "z", "utterance 12: 2.0 s",
+                     "w", "rejected utterance 5: too long"])
+    assert log_about(log, [1, 5], context=1) == "listening\nutterance 1: 0.61 s of audio\nx\nw\nrejected utterance 5: too long"
+    assert log_about(log, [7]) == "(no line names them)"
+
+
 def test_ros_soak_mic_without_pulseaudio_is_a_one_line_error(ros_env, tmp_path):
     run = a2m("ros", "soak", "--mic", "--count", "2", "--preset", "tiny", env=dict(ros_env, PATH=str(tmp_path)))
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0, run.stderr
