@@ -90,9 +90,8 @@ def run(make_node: Callable[[], Node], argv: list[str] | None = None, num_thread
         if finished is not None:
             finished.add_done_callback(lambda _: executor.wake())
         # Not executor.spin(): rclpy's SIGINT/SIGTERM handler can shut the context down just after
-        # the executor's wait woke and found it running, and spin() then waits forever (a motion
-        # node ignored SIGTERM in 1 of 4 runs of the microphone test). A wait with a timeout
-        # looks again every SHUTDOWN_POLL_S.
+        # the executor's wait woke and found it running, and spin() then waits forever (seen as a
+        # motion node that ignored SIGTERM). A wait with a timeout looks again every SHUTDOWN_POLL_S.
         while executor.context.ok() and not (finished is not None and finished.done()):
             executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
