@@ -267,8 +267,7 @@ class MotionNode(Node):
                     self._submit(Job(job.utterance_id, job.audio, job.speech_end_time))
                 else:  # the queue was full at the pause: publish now if there is room
                     job = Job(job.utterance_id, job.audio, job.speech_end_time)
-                    if self._jobs.put(job, partial(self._status, job.utterance_id, MotionStatus.STATE_ACCEPTED, note,
-                                                   len(job.audio))):
+                    if self._jobs.put(job, self._announce_accepted(job, note)):
                         self._early_jobs[job.utterance_id] = job  # still to be kept or dropped
             elif event.kind == DROP:
                 job = self._early_jobs.pop(event.utterance_id)
@@ -314,11 +313,14 @@ class MotionNode(Node):
             self._next_id += 1
             return self._next_id - 1
 
+    def _announce_accepted(self, job: Job, note: str) -> Callable[[], None]:
+        """What the job queue calls once it has room for `job`: its ACCEPTED status."""
+        return partial(self._status, job.utterance_id, MotionStatus.STATE_ACCEPTED, note, len(job.audio))
+
     def _submit(self, job: Job) -> bool:
         note = (f"cut at max_utterance_s ({self.cfg.segmenter.max_utterance_s:g} s); the speech goes on in "
                 "the next utterance") if job.truncated else ""
-        if not self._jobs.put(job, partial(self._status, job.utterance_id, MotionStatus.STATE_ACCEPTED, note,
-                                           len(job.audio))):
+        if not self._jobs.put(job, self._announce_accepted(job, note)):
             dropped = f"{len(job.audio) / SAMPLE_RATE_HZ:.1f} s of audio dropped" if len(job.audio) else "dropped"
             self._reject(job.utterance_id, f"busy: {self.cfg.queue_size} utterance(s) already waiting (queue_size): "
                                            f"{dropped}; speak again when the avatar has moved"

@@ -80,7 +80,7 @@ class JobQueue:
             if accepted is not None:
                 accepted()
             job.queued = True
-            self._queue.put_nowait(job)  # only puts fill the queue, and they take turns: there is room
+            self._queue.put_nowait(job)  # puts and close take turns: the room is still there
         return True
 
     @property
@@ -90,10 +90,11 @@ class JobQueue:
 
     def close(self) -> None:
         """Stop the worker after the job in hand (and any queued before)."""
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass
+        with self._put_lock:  # `put` counts on no one else filling the queue between its check and its put
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                pass
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:
