@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 import threading
 import time
@@ -73,13 +75,16 @@ class Ticker:
 
 
 def run(make_node: Callable[[], Node], argv: list[str] | None = None, num_threads: int = 4) -> int:
-    """Start rclpy, spin `make_node()` until shutdown; SIGINT and SIGTERM end it with status 0.
+    """Start rclpy, spin `make_node()` until shutdown; SIGINT and SIGTERM end it with status 0, SIGUSR1
+    prints every thread's stack.
 
     A node with a `finished` Future (a file player at the end of its file) ends the spin when
     it completes. Bad parameters or input at start-up print one line and return 2. The
     executor is multi-threaded so that slow work in one callback group (generation, actions)
     never stalls another (audio in, playback).
     """
+    # `kill -USR1 PID` prints every thread's Python stack on stderr: what a node that stopped answering is doing
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rclpy.init(args=sys.argv if argv is None else argv)
     node = None
     try:

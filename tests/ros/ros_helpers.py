@@ -28,6 +28,16 @@ class NodeProcess:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def stacks(self) -> str:
+        """Every thread's stack now (a2m nodes print them on SIGUSR1, see a2m_ros.node_tools.run)."""
+        if self.proc.poll() is not None:
+            return f"(the process has exited with {self.proc.returncode})"
+        before = len(self.log())
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "most recent call first" in self.log()[before:], 5, "the stacks after SIGUSR1")
+        time.sleep(0.2)  # the other threads' stacks follow the first
+        return self.log()[before:]
+
     def stop(self, sig: int, timeout_s: float = 15.0) -> int:
         """Send `sig`, wait for the exit code.
 
@@ -58,8 +68,9 @@ class NodeProcess:
         self._log.close()
 
 
-def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.02, spin=None):
-    """Poll `predicate` (spinning `spin(poll_s)` between polls) until true; fail saying `what`."""
+def wait_for(predicate, timeout_s: float, what, poll_s: float = 0.02, spin=None):
+    """Poll `predicate` (spinning `spin(poll_s)` between polls) until true; fail saying `what` (or what it
+    returns, if callable: the state at the moment of failure)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -68,7 +79,7 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.02, spin=
             spin(poll_s)
         else:
             time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what() if callable(what) else what}")
 
 
 class Probe:

@@ -136,10 +136,14 @@ def test_a_short_pause_publishes_at_once_and_speech_after_it_replaces_that(start
     try:
         early.wait_connected()
         early.send(with_silence(speech, after_s=0.3), speed=4.0)
-        wait_done(early, 1, timeout_s=25)
+        # a pause inside the sentence (its comma) may answer first: wait for the answer holding all of it
+        whole_s = 0.9 * len(speech) / 16000
+        wait_for(lambda: any(s.state == DONE and s.audio_s >= whole_s for s in list(early.statuses)
+                             if s.utterance_id == 1), 25, "the answer holding the whole sentence")
         first = [s for s in early.statuses if s.utterance_id == 1]
-        assert answered([s.state for s in first]) and "pause" in first[-3].reason
-        wait_for(lambda: len(early.trajectories) == 1, 10, "the trajectory published at the pause")
+        assert answered([s.state for s in first]) and "pause" in first[-3].reason, [(s.state, s.reason) for s in first]
+        published = sum(s.state == DONE for s in first)
+        wait_for(lambda: len(early.trajectories) == published, 10, "the trajectories published at the pauses")
         early.send(with_silence(speech, before_s=0.0), speed=4.0)  # the pause stays 0.3 s of stream time
         def answers() -> list:
             return [s for s in list(early.statuses) if s.utterance_id == 1 and s.state == DONE]
@@ -154,6 +158,19 @@ def test_a_short_pause_publishes_at_once_and_speech_after_it_replaces_that(start
     finally:
         early.close()
     assert node.stop(signal.SIGINT) == 0, node.log()
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_node_goes_on(motion_node, probe, instruction):
+    """For a node that stopped answering: `kill -USR1 PID` shows what each thread is doing."""
+    probe.wait_connected()  # up: before a2m_ros.node_tools.run, SIGUSR1 would end the process
+    stacks = motion_node.stacks()
+    assert stacks.count("(most recent call first)") >= 4, stacks  # main, the generation worker, two tickers
+    assert "jobs.py" in stacks and "node_tools.py" in stacks, stacks
+    before = last_id(probe)
+    probe.send(with_silence(instruction), speed=4.0)
+    wait_for(lambda: last_id(probe) > before, 30, "an utterance after the stacks were printed")
+    wait_done(probe, last_id(probe))
+    assert motion_node.proc.poll() is None
 
 
 def test_bad_chunks_are_rejected_with_reasons_and_the_node_goes_on(motion_node, probe, instruction):
@@ -228,24 +245,41 @@ def test_ten_minutes_of_speech_keeps_memory_bounded(motion_node, probe, instruct
     words = instruction[loud[0]:loud[-1] + 1]  # no pause as long as hangover_s, even where the tiles meet
     talk = np.tile(words, int(600 * 16000 / len(words)) + 1)[: 600 * 16000]
     before_id, rss0 = last_id(probe), rss_mb()
-    probe.send(with_silence(talk, 0.0, 1.0), speed=100.0, chunk_s=0.5)
+    # Sent in 30 s bursts, each once the node has cut the parts of all but the last burst (or has gone
+    # quiet). Sent in one go, a node slowed by a loaded machine fell minutes behind and best-effort DDS
+    # dropped much of the talk (see docs/ros.md).
+    block, part_s = 30 * 16000, 6.02  # max_utterance_s 6 in whole 32 ms VAD frames
+
+    def part_ids() -> set[int]:
+        return {s.utterance_id for s in list(probe.statuses) if s.utterance_id > before_id}
+
+    for start in range(0, len(talk), block):
+        parts_due, seen = int(max(0, start - block) / 16000 / part_s) - 1, [len(probe.statuses), time.monotonic()]
+
+        def ready() -> bool:
+            if len(probe.statuses) != seen[0]:
+                seen[:] = [len(probe.statuses), time.monotonic()]
+            return len(part_ids()) >= parts_due or time.monotonic() - seen[1] >= 1.0
+
+        wait_for(ready, 120, "the node to cut the talk sent so far, or to go quiet")
+        probe.send(talk[start:start + block], speed=100.0, chunk_s=0.5)
+    probe.send(np.zeros(16000, np.float32), speed=100.0, chunk_s=0.5)  # 1 s of silence ends the last part
+    wait_settled(probe, quiet_s=5.0, timeout_s=180)
 
     def reasons(uid: int) -> str:
         return " ".join(s.reason for s in list(probe.statuses) if s.utterance_id == uid)
 
-    # every part but the last is cut at max_utterance_s (its status says so, accepted or refused as busy);
-    # parts come in stream order, so once the last one is answered, all are
-    wait_for(lambda: any({DONE, REJECTED} & set(probe.states_of(u)) and "max_utterance_s" not in reasons(u)
-                         for u in range(before_id + 1, last_id(probe) + 1)), 120, "the talk's last part")
-    first = min(s.utterance_id for s in probe.statuses if s.utterance_id > before_id)
-    assert "max_utterance_s" in reasons(first), "continuous speech must be cut at max_utterance_s"
-    for uid in range(first, last_id(probe) + 1):
-        wait_done(probe, uid, timeout_s=120)
+    parts = range(min(part_ids()), last_id(probe) + 1)
+    assert "max_utterance_s" in reasons(parts[0]), "continuous speech must be cut at max_utterance_s"
+    for uid in parts:  # each part generated or refused as busy, naming the audio dropped
         states = probe.states_of(uid)
         assert answered(states, or_rejected=True), (uid, states)
         if states == [REJECTED]:
             reason = [s.reason for s in probe.statuses if s.utterance_id == uid][0]
             assert "busy" in reason and "s of audio dropped" in reason, reason
+    # nothing skipped between parts: together they hold the whole talk
+    heard_s = sum(max(s.audio_s for s in probe.statuses if s.utterance_id == uid) for uid in parts)
+    assert heard_s == pytest.approx(len(talk) / 16000, abs=1.0)
     grown = rss_mb() - rss0
     assert grown < 150, f"RSS grew by {grown:.0f} MB over 10 minutes of audio"
     assert motion_node.proc.poll() is None
