@@ -245,23 +245,18 @@ def test_ten_minutes_of_speech_keeps_memory_bounded(motion_node, probe, instruct
     words = instruction[loud[0]:loud[-1] + 1]  # no pause as long as hangover_s, even where the tiles meet
     talk = np.tile(words, int(600 * 16000 / len(words)) + 1)[: 600 * 16000]
     before_id, rss0 = last_id(probe), rss_mb()
-    # Sent in 30 s bursts, each once the node has cut the parts of all but the last burst (or has gone
-    # quiet). Sent in one go, a node slowed by a loaded machine fell minutes behind and best-effort DDS
-    # dropped much of the talk (see docs/ros.md).
+    # Sent in 30 s bursts, each once the node has cut the parts of all but the last burst. Sent in one
+    # go, a node slowed by a loaded machine fell minutes behind and best-effort DDS dropped much of the
+    # talk (see docs/ros.md).
     block, part_s = 30 * 16000, 6.02  # max_utterance_s 6 in whole 32 ms VAD frames
 
     def part_ids() -> set[int]:
         return {s.utterance_id for s in list(probe.statuses) if s.utterance_id > before_id}
 
     for start in range(0, len(talk), block):
-        parts_due, seen = int(max(0, start - block) / 16000 / part_s) - 1, [len(probe.statuses), time.monotonic()]
-
-        def ready() -> bool:
-            if len(probe.statuses) != seen[0]:
-                seen[:] = [len(probe.statuses), time.monotonic()]
-            return len(part_ids()) >= parts_due or time.monotonic() - seen[1] >= 1.0
-
-        wait_for(ready, 120, "the node to cut the talk sent so far, or to go quiet")
+        due = int(max(0, start - block) / 16000 / part_s) - 1
+        wait_for(lambda: len(part_ids()) >= due, 120,
+                 lambda: f"{due} parts before sending from {start / 16000:.0f} s on; heard {len(part_ids())}")
         probe.send(talk[start:start + block], speed=100.0, chunk_s=0.5)
     probe.send(np.zeros(16000, np.float32), speed=100.0, chunk_s=0.5)  # 1 s of silence ends the last part
     wait_settled(probe, quiet_s=5.0, timeout_s=180)
