@@ -250,8 +250,9 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
 
 
 def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db: float | None = None, seed: int = 0,
-                  cases: tuple[AnyCase, ...] = CASES) -> BenchmarkResult:
-    """Generate motion for every spoken case (length predicted by the model) and score it."""
+                          cases: tuple[AnyCase, ...] = CASES, length_s: float | None = None) -> BenchmarkResult:
+    """Generate motion for every spoken case and score it; its length predicted by the model, or
+    length_s seconds for every motion (what the decoders do given time, without the length predictor)."""
     import torch
 
     from a2m_core.decoding import generate, make_noise
@@ -268,7 +269,8 @@ def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db
         audio = torch.zeros(len(clips), int(lens.max()))
         for row, a in enumerate(clips):
             audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
-        out = generate(model, audio, lens, noise=make_noise(model, len(clips), seed=seed * 1000 + c))
+        lengths = None if length_s is None else torch.full((len(clips),), round(length_s * FPS))
+        out = generate(model, audio, lens, lengths, noise=make_noise(model, len(clips), seed=seed * 1000 + c))
         joints.append([codec.decode(out.features[row, :int(out.lengths[row])].numpy() * std + mean)
                        for row in range(len(clips))])
     return score(cases, joints)

@@ -162,16 +162,20 @@ def test_eval_instructions_rejects_no_voices_before_speaking(tiny_model, tmp_pat
     report = tmp_path / "instructions.json"
     assert main(["eval-instructions", "--model", str(tiny_model), "--voices", "0", "--report", str(report)]) == 2
     assert "--voices 0: expected at least 1" in capsys.readouterr().err and not report.exists()
+    assert main(["eval-instructions", "--model", str(tiny_model), "--length-s", "0", "--report", str(report)]) == 2
+    assert "--length-s 0.0: expected more than 0" in capsys.readouterr().err and not report.exists()
 
 
 @pytest.mark.slow
-def test_eval_instructions_with_festival_voices(tiny_model, tmp_path):
-    """The engine-disjoint benchmark: festival's voices speak every instruction."""
+def test_eval_instructions_with_festival_voices_and_a_fixed_length(tiny_model, tmp_path):
+    """The engine-disjoint benchmark: festival's voices speak every instruction; --length-s replaces
+    the predicted length."""
     report = tmp_path / "festival.json"
     assert main(["eval-instructions", "--model", str(tiny_model), "--voices", "2", "--voices-from", "festival",
-                 "--noise-snr", "--report", str(report)]) == 0
+                 "--noise-snr", "--length-s", "3", "--report", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["voices_from"] == "festival" and result["voices"] == 2
     assert all(s.startswith("festival:") for s in result["speakers"])
     assert result["clean"]["num_trials"] == 2 * len(CASES) and "snr_10db" not in result
     assert result["two_step"]["clean"]["num_trials"] == 2 * len(TWO_STEP_CASES)
+    assert result["length_s"] == 3.0 and result["clean"]["mean_length_s"] == result["two_step"]["clean"]["mean_length_s"] == 3.0
