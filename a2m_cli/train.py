@@ -36,7 +36,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.stage == "evaluator":
         from training.evaluator.train import run_evaluator
 
-        result = run_evaluator(args.data, args.out, config.loop, resume=args.resume)
+        result = run_evaluator(args.data, args.out, config.loop, options=config.evaluator, resume=args.resume)
     else:
         from training.runner import run_stage
 

@@ -112,36 +112,15 @@ def _respeaker(config: EvalConfig):
     return speak
 
 
-def _clip_actions(data: Path):
-    """clip -> the actions its record (records/CLIP.json of the corpus) lists, in order."""
-    from functools import cache
-
-    from training.data.spec import ActionSpec
-
-    folder = data / "records"
-    if not folder.is_dir():
-        raise InputError(f"{folder} not found: selecting clips by their actions needs the built-in corpus's records "
-                         "(`a2m data corpus`)")
-
-    @cache
-    def actions(clip: str) -> tuple[ActionSpec, ...]:
-        path = folder / f"{clip}.json"
-        try:
-            return tuple(ActionSpec(**a) for a in json.loads(path.read_text())["actions"])
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from None
-
-    return actions
-
-
 def _order_captions(data: Path, utterances: list[_Utterance]) -> tuple[np.ndarray, list[str], list[str]]:
     """The utterances whose actions read differently reversed (rows), and the fixed-wording caption
     (training.data.captions.plain_caption) of each one's actions in order and reversed."""
-    from training.data.captions import plain_caption
+    from training.data.captions import order_pair
+    from training.data.corpus import clip_actions
 
-    actions = _clip_actions(data)
-    pairs = [(plain_caption(list(actions(u.clip))), plain_caption(list(actions(u.clip))[::-1])) for u in utterances]
-    rows = np.array([row for row, (a, b) in enumerate(pairs) if a != b], dtype=np.int64)
+    actions = clip_actions(data)
+    pairs = [order_pair(actions(u.clip)) for u in utterances]
+    rows = np.array([row for row, pair in enumerate(pairs) if pair], dtype=np.int64)
     return rows, [pairs[r][0] for r in rows], [pairs[r][1] for r in rows]
 
 
@@ -156,7 +135,9 @@ def _load_utterances(data: Path, config: EvalConfig, progress: bool = False) -> 
     dataset = Utterances(data, config.split, random_crop=False, styles=config.styles, engines=config.engines)
     order = np.arange(len(dataset))
     if config.min_actions > 1:
-        actions = _clip_actions(data)
+        from training.data.corpus import clip_actions
+
+        actions = clip_actions(data)
         order = order[[len(actions(dataset.dataset.entries[i].clip)) >= config.min_actions for i in order]]
     if config.limit is not None and config.limit < len(order):
         order = np.sort(np.random.default_rng(config.seed).choice(order, config.limit, replace=False))

@@ -56,6 +56,7 @@ MODEL_DIR = "model"
 class RunConfig:
     preset: str | None = None
     condition: dict[str, Any] = field(default_factory=dict)
+    evaluator: dict[str, Any] = field(default_factory=dict)  # evaluator stage: EvaluatorConfig fields
     styles: tuple[str, ...] = ("original", "oral")
     engines: tuple[str, ...] = ENGINES  # without festival: the engine-disjoint evaluation's training set
     renderings: int = 1  # frozen front-ends: 1 + renderings through augment.speaker_augment, cached

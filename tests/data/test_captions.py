@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from training.data.captions import (TEMPLATES, Caption, describe_many, plain_caption, read_texts, tag_tokens, verb_phrase,
-                                    write_texts)
+from training.data.captions import (TEMPLATES, Caption, describe_many, order_pair, plain_caption, read_texts, tag_tokens,
+                                    verb_phrase, write_texts)
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 
 
@@ -47,6 +47,9 @@ def test_plain_caption_of_the_reversed_actions_differs_only_in_order():
     assert plain_caption(specs) == "a person walks forward and then waves their right hand twice."
     assert plain_caption(specs[::-1]) == "a person waves their right hand twice and then walks forward."
     tag_tokens(plain_caption(specs))  # every word is in the caption lexicon
+    assert order_pair(specs) == (plain_caption(specs), plain_caption(specs[::-1]))
+    jump = ActionSpec("jump_in_place", count=1)
+    assert order_pair(specs[:1]) is None and order_pair([jump, specs[0], jump]) is None  # read the same reversed
 
 
 def test_texts_file_round_trip_matches_humanml3d_format(tmp_path):

@@ -254,6 +254,13 @@ def plain_caption(specs: list[ActionSpec]) -> str:
     return "a person " + " and then ".join(_inflect(verb_phrase(spec, 0), "VBZ") for spec in specs) + "."
 
 
+def order_pair(specs: tuple[ActionSpec, ...] | list[ActionSpec]) -> tuple[str, str] | None:
+    """plain_caption of the actions in order and reversed; None where both read the same (one action,
+    or a palindrome such as "jump, sit, jump")."""
+    forward, backward = plain_caption(list(specs)), plain_caption(list(specs)[::-1])
+    return (forward, backward) if forward != backward else None
+
+
 def describe_many(specs: list[ActionSpec], num_captions: int, rng: np.random.Generator,
                   max_tries: int = 200) -> list[Caption]:
     """`num_captions` distinct captions of one sequence (fewer only if the grammar runs out)."""

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from training.data.files import run_resumable, write_json
 from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
 from training.data.sequences import Clip, sample_clip
+from training.data.spec import ActionSpec
 from training.data.track import FPS
 from training.data.splits import frames_of_split, split_of_clip
 from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_split
@@ -103,6 +105,24 @@ class CorpusConfig:
 
 def clip_id(index: int) -> str:
     return f"{index:06d}"
+
+
+def clip_actions(data: Path) -> Callable[[str], tuple[ActionSpec, ...]]:
+    """clip -> the actions its record (DATA/records/CLIP.json) lists, in order; records read once each."""
+    folder = data / "records"
+    if not folder.is_dir():
+        raise InputError(f"{folder} not found: selecting clips by their actions needs the built-in corpus's records "
+                         "(`a2m data corpus`)")
+
+    @cache
+    def actions(clip: str) -> tuple[ActionSpec, ...]:
+        path = folder / f"{clip}.json"
+        try:
+            return tuple(ActionSpec(**a) for a in json.loads(path.read_text())["actions"])
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from None
+
+    return actions
 
 
 def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:

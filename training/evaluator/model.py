@@ -5,13 +5,18 @@ here: the metrics in training.metrics compare its embeddings. Trained with symme
 between each motion and its caption, and between each motion and its spoken instruction, so
 that caption, speech and motion of one clip land close together.
 
-- motion: normalised features (b t f) -> strided Conv1d stack -> masked mean -> linear
+- motion: normalised features (b t f) -> strided Conv1d stack -> masked mean -> linear; with
+  time_parts > 1 the means over that many equal parts of the clip are concatenated to the whole
+  clip's, so the embedding can say what happens first (a mean over the whole clip cannot)
 - text: word embeddings over the training captions' vocabulary -> bidirectional GRU -> masked
   mean -> linear (T2M's evaluator reads GloVe vectors with a GRU; GloVe is not available here,
   and a frozen MiniLM cost 0.1 s per caption on the shared CPU, so the words are learned)
 - audio (optional, audio_weight > 0): log-mel front-end (a2m_core's, trained here) -> conv
   blocks -> masked mean -> MLP
 Embeddings are L2-normalised, so Euclidean distance ranks as cosine similarity does.
+With order_weight > 0, training adds a term that tells a multi-action clip's fixed-wording caption
+from the same words with the actions reversed (training.evaluator.train), the only pairs in a batch
+that differ in order alone.
 
 A saved evaluator is a folder: config.json (with the vocabulary) + model.safetensors.
 """
@@ -54,13 +59,18 @@ class EvaluatorConfig:
     audio_layers: int = 2
     temperature: float = 0.07
     audio_weight: float = 0.0  # weight of the motion-audio InfoNCE term; 0: no audio encoder
+    time_parts: int = 1  # motion pooled over the whole clip and, above 1, over this many equal parts of it
+    order_weight: float = 0.0  # weight of the in-order vs reversed caption term (training only)
 
     def __post_init__(self) -> None:
         values = dict(dim_motion=self.dim_motion, dim=self.dim, width=self.width, audio_dim=self.audio_dim,
                       temperature=self.temperature, word_dim=self.word_dim, vocabulary=len(self.vocabulary))
         bad = [k for k, v in values.items() if not v > 0]
-        if bad or self.num_down < 0 or self.audio_layers < 0 or self.audio_weight < 0:
-            raise ValueError(f"EvaluatorConfig: bad values {bad or (self.num_down, self.audio_layers, self.audio_weight)}")
+        non_negative = dict(num_down=self.num_down, audio_layers=self.audio_layers, audio_weight=self.audio_weight,
+                      order_weight=self.order_weight, time_parts=self.time_parts - 1)
+        bad += [k for k, v in non_negative.items() if v < 0]
+        if bad:
+            raise ValueError(f"EvaluatorConfig: bad values of {bad}")
 
 
 class MotionEncoder(nn.Module):
@@ -69,17 +79,24 @@ class MotionEncoder(nn.Module):
     def __init__(self, config: EvaluatorConfig):
         super().__init__()
         self.num_down = config.num_down
+        self.time_parts = config.time_parts
         layers: list[nn.Module] = [nn.Conv1d(config.dim_motion, config.width, 3, padding=1), nn.GELU()]
         for _ in range(config.num_down):
             layers += [nn.Conv1d(config.width, config.width, 4, stride=2, padding=1), nn.GELU(),
                        nn.Conv1d(config.width, config.width, 3, padding=1), nn.GELU()]
         self.net = nn.Sequential(*layers)
-        self.out = nn.Linear(config.width, config.dim)
+        pools = 1 + (config.time_parts if config.time_parts > 1 else 0)
+        self.out = nn.Linear(pools * config.width, config.dim)
 
     def forward(self, motion: Tensor, lengths: Tensor) -> Tensor:
         h = self.net(motion.transpose(1, 2)).transpose(1, 2)  # (b t/4 w)
-        valid = lengths_to_mask(torch.div(lengths, 2**self.num_down, rounding_mode="floor").clamp(min=1), h.shape[1])
-        return self.out(masked_mean(h, valid))
+        steps = torch.div(lengths, 2**self.num_down, rounding_mode="floor").clamp(min=1)  # (b)
+        valid = lengths_to_mask(steps, h.shape[1])  # (b t/4)
+        pooled = [masked_mean(h, valid)]
+        if self.time_parts > 1:  # part k: the steps whose place in the clip is in [k/parts, (k+1)/parts)
+            part = torch.arange(h.shape[1], device=h.device)[None] * self.time_parts // steps[:, None]  # (b t/4)
+            pooled += [masked_mean(h, valid & (part == k)) for k in range(self.time_parts)]
+        return self.out(torch.cat(pooled, dim=-1))  # (b dim)
 
 
 class TextEncoder(nn.Module):

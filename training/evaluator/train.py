@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from a2m_core.errors import InputError
@@ -18,11 +20,18 @@ MODEL_DIR = "model"
 
 
 class EvaluatorStage(nn.Module):
-    """batch: motion (b t f), length (b), caption (b) [, audio (b s), audio_len (b)] -> InfoNCE losses."""
+    """batch: motion (b t f), length (b), caption (b), clip (b) [, audio (b s), audio_len (b)] -> InfoNCE losses.
 
-    def __init__(self, evaluator: Evaluator):
+    order_pairs: clip -> the fixed-wording caption of its actions in order and reversed, or None
+    (training.data.captions.order_pair); needed when the config's order_weight > 0.
+    """
+
+    def __init__(self, evaluator: Evaluator, order_pairs: Callable[[str], tuple[str, str] | None] | None = None):
         super().__init__()
+        if evaluator.config.order_weight > 0 and order_pairs is None:
+            raise ValueError("order_weight > 0 needs order_pairs")
         self.evaluator = evaluator
+        self.order_pairs = order_pairs
 
     def forward(self, batch: dict) -> dict[str, Tensor]:
         ev = self.evaluator
@@ -32,15 +41,48 @@ class EvaluatorStage(nn.Module):
         if ev.config.audio_weight > 0:
             audio = ev.embed_audio(batch["audio"], batch["audio_len"])
             losses["audio"] = info_nce(motion, audio, ev.config.temperature)
-        losses["loss"] = losses["text"] + ev.config.audio_weight * losses.get("audio", 0.0)
+        if ev.config.order_weight > 0:
+            losses.update(self._order(motion, batch["clip"]))
+        losses["loss"] = (losses["text"] + ev.config.audio_weight * losses.get("audio", 0.0)
+                          + ev.config.order_weight * losses.get("order", 0.0))
         with torch.no_grad():
             losses["text_top1"] = ((motion @ text.t()).argmax(1) == torch.arange(len(text), device=text.device)).float().mean()
         return losses
 
 
+    def _order(self, motion: Tensor, clips: list[str]) -> dict[str, Tensor]:
+        """Two-way cross entropy of each multi-action motion against its actions' caption in order and reversed."""
+        pairs = [self.order_pairs(clip) for clip in clips]
+        rows = [i for i, pair in enumerate(pairs) if pair]
+        if not rows:
+            zero = motion.new_zeros(())
+            return {"order": zero, "order_acc": zero}
+        texts = self.evaluator.embed_text([pairs[i][0] for i in rows] + [pairs[i][1] for i in rows])
+        texts = texts.view(2, len(rows), -1)  # (2 n d): in order, reversed
+        logits = torch.einsum("nd,knd->nk", motion[rows], texts) / self.evaluator.config.temperature  # (n 2)
+        with torch.no_grad():
+            accuracy = (logits[:, 0] > logits[:, 1]).float().mean()
+        return {"order": F.cross_entropy(logits, logits.new_zeros(len(rows), dtype=torch.long)), "order_acc": accuracy}
+
+
+def _order_pairs(data: Path) -> Callable[[str], tuple[str, str] | None]:
+    from training.data.captions import order_pair
+    from training.data.corpus import clip_actions
+
+    actions = clip_actions(data)
+
+    def pair(clip: str) -> tuple[str, str] | None:
+        return order_pair(actions(clip))
+
+    return pair
+
+
 def run_evaluator(data: str | Path, out: str | Path, loop: LoopConfig, *, config: EvaluatorConfig | None = None,
-                  resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train the evaluator on DATA's train split into OUT; OUT/model once finished."""
+                  options: dict | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train the evaluator on DATA's train split into OUT; OUT/model once finished.
+
+    options: EvaluatorConfig fields (the run config's `evaluator:` mapping) where config is None.
+    """
     from training.data.datasets import collate
     from training.loop import train
     from training.stage_data import Utterances
@@ -52,8 +94,12 @@ def run_evaluator(data: str | Path, out: str | Path, loop: LoopConfig, *, config
     dataset = Utterances(data, "train")
     if config is None:
         vocabulary = sorted({w for entry in dataset.dataset.entries for w in words(entry.caption)})
-        config = EvaluatorConfig(vocabulary=tuple(vocabulary), dim_motion=dataset.dataset.normalizer.dim)
-    stage = EvaluatorStage(Evaluator(config))
+        try:
+            config = EvaluatorConfig(**{"vocabulary": tuple(vocabulary), "dim_motion": dataset.dataset.normalizer.dim,
+                                        **(options or {})})
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"bad evaluator options {options}: {exc}") from exc
+    stage = EvaluatorStage(Evaluator(config), _order_pairs(data) if config.order_weight > 0 else None)
     info = {"stage": "evaluator", "data": str(data.resolve()),
             "evaluator": {k: v for k, v in asdict(config).items() if k != "vocabulary"}}
     result = train(stage, dataset, collate, loop, out, resume=resume, info=info, progress=progress)
