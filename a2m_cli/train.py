@@ -92,6 +92,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
 
+    from a2m_cli.decoding import decoding_from
     from a2m_cli.paths import output_path
     from a2m_core.errors import InputError
     from a2m_core.files import write_text
@@ -100,6 +101,7 @@ def _eval_instructions(args: argparse.Namespace) -> int:
                                            evaluate_instructions, speak_cases)
 
     output_path(args.report, (".json",), "--report")
+    decoding = decoding_from(args)
     if args.voices < 1:
         raise InputError(f"--voices {args.voices}: expected at least 1")
     model = load_model(args.model)
@@ -111,17 +113,18 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     voices = eval_voices(args.voices_from, args.voices, seed=args.seed)
     speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
     results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from, "length_s": args.length_s,
+               "decoding": decoding.to_dict(),
                "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
                "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
     conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
     for name, snr in conditions:
         result = evaluate_instructions(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed,
-                                       length_s=args.length_s)
+                                       length_s=args.length_s, decoding=decoding)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
     for name, snr in conditions:
         result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES,
-                                       length_s=args.length_s)
+                                       length_s=args.length_s, decoding=decoding)
         results["two_step"][name] = result.to_dict()
         first, second = result.per_step
         print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "
@@ -234,6 +237,7 @@ def register(subparsers) -> None:
                         help="generate every motion this many seconds long instead of the length the model predicts "
                              "(the corpus makes the two-step sequences 5.3 s on average): what the decoders do "
                              "given the time, apart from the length predictor")
+    add_decoding_arguments(follow)
     follow.add_argument("--seed", type=int, default=0)
     follow.add_argument("--report", type=Path, required=True, help="output .json")
     follow.set_defaults(func=_eval_instructions)

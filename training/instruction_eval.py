@@ -31,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from a2m_core.runtime.interface import DecodingConfig
+
+
 # HumanML3D / SMPL joint indices
 PELVIS, L_ANKLE, R_ANKLE, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST, L_HIP, R_HIP = 0, 7, 8, 16, 17, 20, 21, 1, 2
 FPS = 20.0  # HumanML3D joints
@@ -250,7 +253,8 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
 
 
 def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db: float | None = None, seed: int = 0,
-                          cases: tuple[AnyCase, ...] = CASES, length_s: float | None = None) -> BenchmarkResult:
+                          cases: tuple[AnyCase, ...] = CASES, length_s: float | None = None,
+                          decoding: DecodingConfig = DecodingConfig()) -> BenchmarkResult:
     """Generate motion for every spoken case and score it; its length predicted by the model, or
     length_s seconds for every motion (what the decoders do given time, without the length predictor)."""
     import torch
@@ -270,7 +274,8 @@ def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db
         for row, a in enumerate(clips):
             audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
         lengths = None if length_s is None else torch.full((len(clips),), round(length_s * FPS))
-        out = generate(model, audio, lens, lengths, noise=make_noise(model, len(clips), seed=seed * 1000 + c))
+        noise = make_noise(model, len(clips), decoding.num_iters, seed=seed * 1000 + c)
+        out = generate(model, audio, lens, lengths, noise=noise, **decoding.to_dict())
         joints.append([codec.decode(out.features[row, :int(out.lengths[row])].numpy() * std + mean)
                        for row in range(len(clips))])
     return score(cases, joints)
