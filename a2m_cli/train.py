@@ -91,6 +91,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
     from a2m_cli.decoding import decoding_from
     from a2m_cli.paths import output_path
@@ -102,6 +103,12 @@ def _eval_instructions(args: argparse.Namespace) -> int:
 
     output_path(args.report, (".json",), "--report")
     decoding = decoding_from(args)
+    two_step = TWO_STEP_CASES
+    if args.two_step_template is not None:
+        if args.two_step_template.count("{}") != 2 or "{" in args.two_step_template.replace("{}", ""):
+            raise InputError(f"--two-step-template {args.two_step_template!r}: expected two {{}} for the two "
+                             "instructions, e.g. 'first {}, then {}'")
+        two_step = tuple(replace(case, template=args.two_step_template) for case in TWO_STEP_CASES)
     if args.voices < 1:
         raise InputError(f"--voices {args.voices}: expected at least 1")
     model = load_model(args.model)
@@ -111,11 +118,11 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
     voices = eval_voices(args.voices_from, args.voices, seed=args.seed)
-    speech = speak_cases(CASES + TWO_STEP_CASES, voices, progress=True)
+    speech = speak_cases(CASES + two_step, voices, progress=True)
     results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from, "length_s": args.length_s,
                "decoding": decoding.to_dict(),
                "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
-               "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in TWO_STEP_CASES]}}
+               "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in two_step]}}
     conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
     for name, snr in conditions:
         result = evaluate_instructions(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed,
@@ -123,7 +130,7 @@ def _eval_instructions(args: argparse.Namespace) -> int:
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
     for name, snr in conditions:
-        result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=TWO_STEP_CASES,
+        result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=two_step,
                                        length_s=args.length_s, decoding=decoding)
         results["two_step"][name] = result.to_dict()
         first, second = result.per_step
@@ -237,6 +244,9 @@ def register(subparsers) -> None:
                         help="generate every motion this many seconds long instead of the length the model predicts "
                              "(the corpus makes the two-step sequences 5.3 s on average): what the decoders do "
                              "given the time, apart from the length predictor")
+    follow.add_argument("--two-step-template",
+                        help="speak every two-step case in this phrasing, e.g. 'first {}, then {}' (default: each "
+                             "case its own of '{}, then {}', 'first {}, then {}', '{} and then {}')")
     add_decoding_arguments(follow)
     follow.add_argument("--seed", type=int, default=0)
     follow.add_argument("--report", type=Path, required=True, help="output .json")

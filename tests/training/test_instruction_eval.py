@@ -166,19 +166,25 @@ def test_eval_instructions_rejects_no_voices_before_speaking(tiny_model, tmp_pat
     assert "--length-s 0.0: expected more than 0" in capsys.readouterr().err and not report.exists()
     assert main(["eval-instructions", "--model", str(tiny_model), "--num-iters", "0", "--report", str(report)]) == 2
     assert "fix --num-iters" in capsys.readouterr().err and not report.exists()
+    assert main(["eval-instructions", "--model", str(tiny_model), "--two-step-template", "{} then",
+                 "--report", str(report)]) == 2
+    assert "expected two {} for the two instructions" in capsys.readouterr().err and not report.exists()
 
 
 @pytest.mark.slow
 def test_eval_instructions_with_festival_voices_and_a_fixed_length(tiny_model, tmp_path):
     """The engine-disjoint benchmark: festival's voices speak every instruction; --length-s replaces
-    the predicted length; decoding options reach the generation and the report."""
+    the predicted length; decoding options reach the generation and the report; one phrasing for all
+    two-step cases."""
     report = tmp_path / "festival.json"
     assert main(["eval-instructions", "--model", str(tiny_model), "--voices", "2", "--voices-from", "festival",
-                 "--noise-snr", "--length-s", "3", "--num-iters", "2", "--report", str(report)]) == 0
+                 "--noise-snr", "--length-s", "3", "--num-iters", "2", "--two-step-template", "first {}, then {}",
+                 "--report", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["voices_from"] == "festival" and result["voices"] == 2
     assert all(s.startswith("festival:") for s in result["speakers"])
     assert result["clean"]["num_trials"] == 2 * len(CASES) and "snr_10db" not in result
     assert result["two_step"]["clean"]["num_trials"] == 2 * len(TWO_STEP_CASES)
+    assert all(c.startswith("first ") and ", then " in c for c in result["two_step"]["cases"])
     assert result["decoding"]["num_iters"] == 2 and result["decoding"]["cfg_scale"] == 4.0
     assert result["length_s"] == 3.0 and result["clean"]["mean_length_s"] == result["two_step"]["clean"]["mean_length_s"] == 3.0
