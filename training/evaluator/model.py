@@ -67,7 +67,7 @@ class EvaluatorConfig:
                       temperature=self.temperature, word_dim=self.word_dim, vocabulary=len(self.vocabulary))
         bad = [k for k, v in values.items() if not v > 0]
         non_negative = dict(num_down=self.num_down, audio_layers=self.audio_layers, audio_weight=self.audio_weight,
-                      order_weight=self.order_weight, time_parts=self.time_parts - 1)
+                            order_weight=self.order_weight, time_parts=self.time_parts - 1)
         bad += [k for k, v in non_negative.items() if v < 0]
         if bad:
             raise ValueError(f"EvaluatorConfig: bad values of {bad}")

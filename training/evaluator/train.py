@@ -49,7 +49,6 @@ class EvaluatorStage(nn.Module):
             losses["text_top1"] = ((motion @ text.t()).argmax(1) == torch.arange(len(text), device=text.device)).float().mean()
         return losses
 
-
     def _order(self, motion: Tensor, clips: list[str]) -> dict[str, Tensor]:
         """Two-way cross entropy of each multi-action motion against its actions' caption in order and reversed."""
         pairs = [self.order_pairs(clip) for clip in clips]
