@@ -115,11 +115,10 @@ def _respeaker(config: EvalConfig):
 def _order_captions(data: Path, utterances: list[_Utterance]) -> tuple[np.ndarray, list[str], list[str]]:
     """The utterances whose actions read differently reversed (rows), and the fixed-wording caption
     (training.data.captions.plain_caption) of each one's actions in order and reversed."""
-    from training.data.captions import order_pair
-    from training.data.corpus import clip_actions
+    from training.data.corpus import clip_order_pairs
 
-    actions = clip_actions(data)
-    pairs = [order_pair(actions(u.clip)) for u in utterances]
+    order_pairs = clip_order_pairs(data)
+    pairs = [order_pairs(u.clip) for u in utterances]
     rows = np.array([row for row, pair in enumerate(pairs) if pair], dtype=np.int64)
     return rows, [pairs[r][0] for r in rows], [pairs[r][1] for r in rows]
 

@@ -35,7 +35,7 @@ from a2m_core.errors import InputError
 from a2m_core.files import check_writable, remove_stale_temp_files, save_npy, write_text
 from a2m_core.motion.features import FeatureCodec
 from a2m_core.motion.skeleton import HUMANML3D
-from training.data.captions import describe_many, write_texts
+from training.data.captions import describe_many, order_pair, write_texts
 from training.data.files import run_resumable, write_json
 from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
@@ -123,6 +123,17 @@ def clip_actions(data: Path) -> Callable[[str], tuple[ActionSpec, ...]]:
             raise InputError(f"bad action record {path}: {exc}; rebuild the corpus") from None
 
     return actions
+
+
+def clip_order_pairs(data: Path) -> Callable[[str], tuple[str, str] | None]:
+    """clip -> the fixed-wording caption of its actions in order and reversed, or None where they read
+    the same (training.data.captions.order_pair)."""
+    actions = clip_actions(data)
+
+    def pair(clip: str) -> tuple[str, str] | None:
+        return order_pair(actions(clip))
+
+    return pair
 
 
 def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:

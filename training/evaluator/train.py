@@ -23,7 +23,7 @@ class EvaluatorStage(nn.Module):
     """batch: motion (b t f), length (b), caption (b), clip (b) [, audio (b s), audio_len (b)] -> InfoNCE losses.
 
     order_pairs: clip -> the fixed-wording caption of its actions in order and reversed, or None
-    (training.data.captions.order_pair); needed when the config's order_weight > 0.
+    (training.data.corpus.clip_order_pairs); needed when the config's order_weight > 0.
     """
 
     def __init__(self, evaluator: Evaluator, order_pairs: Callable[[str], tuple[str, str] | None] | None = None):
@@ -64,24 +64,13 @@ class EvaluatorStage(nn.Module):
         return {"order": F.cross_entropy(logits, logits.new_zeros(len(rows), dtype=torch.long)), "order_acc": accuracy}
 
 
-def _order_pairs(data: Path) -> Callable[[str], tuple[str, str] | None]:
-    from training.data.captions import order_pair
-    from training.data.corpus import clip_actions
-
-    actions = clip_actions(data)
-
-    def pair(clip: str) -> tuple[str, str] | None:
-        return order_pair(actions(clip))
-
-    return pair
-
-
 def run_evaluator(data: str | Path, out: str | Path, loop: LoopConfig, *, config: EvaluatorConfig | None = None,
                   options: dict | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the evaluator on DATA's train split into OUT; OUT/model once finished.
 
     options: EvaluatorConfig fields (the run config's `evaluator:` mapping) where config is None.
     """
+    from training.data.corpus import clip_order_pairs
     from training.data.datasets import collate
     from training.loop import train
     from training.stage_data import Utterances
@@ -98,7 +87,7 @@ def run_evaluator(data: str | Path, out: str | Path, loop: LoopConfig, *, config
                                         **(options or {})})
         except (TypeError, ValueError) as exc:
             raise InputError(f"bad evaluator options {options}: {exc}") from exc
-    stage = EvaluatorStage(Evaluator(config), _order_pairs(data) if config.order_weight > 0 else None)
+    stage = EvaluatorStage(Evaluator(config), clip_order_pairs(data) if config.order_weight > 0 else None)
     info = {"stage": "evaluator", "data": str(data.resolve()),
             "evaluator": {k: v for k, v in asdict(config).items() if k != "vocabulary"}}
     result = train(stage, dataset, collate, loop, out, resume=resume, info=info, progress=progress)
