@@ -17,7 +17,8 @@ def _corpus(args: argparse.Namespace) -> int:
     from training.data.corpus import CorpusConfig, build_corpus
 
     config = CorpusConfig(num_clips=args.clips, seed=args.seed, num_utterances=args.utterances,
-                          num_espeak_voices=args.voices, audio=not args.no_audio)
+                          num_espeak_voices=args.voices, audio=not args.no_audio,
+                          kind_weighting=args.kind_weighting)
     s = build_corpus(args.out, config, workers=args.workers)
     print(f"{args.out}: {s['clips']} clips ({s['clips_per_split']}), {s['motion_hours']:.2f} h of motion, "
           f"{s['action_kinds']} action kinds, {s['captions']} captions, {s['rewrites']} rewrites, "
@@ -100,6 +101,10 @@ def register(subparsers) -> None:
                         help="spoken utterances per clip: one original caption, the rest oral rewrites (default 3)")
     corpus.add_argument("--voices", type=int, default=48, help="espeak-ng speakers in the pool (default 48)")
     corpus.add_argument("--no-audio", action="store_true", help="motion and texts only")
+    corpus.add_argument("--kind-weighting", choices=("kinds", "meanings"), default="kinds",
+                        help="how often each action is drawn: every kind alike (default), or every side and "
+                             "direction of a kind as often as a kind without one (walking forward as often as "
+                             "sitting down)")
     corpus.set_defaults(func=_corpus)
 
     speak = commands.add_parser(

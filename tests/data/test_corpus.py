@@ -89,6 +89,8 @@ def test_bad_options_and_unwritable_folder(tmp_path):
         CorpusConfig(num_clips=0)
     with pytest.raises(InputError, match="--utterances"):
         CorpusConfig(num_clips=1, num_utterances=999)
+    with pytest.raises(InputError, match="--kind-weighting"):
+        CorpusConfig(num_clips=1, kind_weighting="uniform")
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(InputError, match="cannot create folder"):  # works as root too, unlike chmod

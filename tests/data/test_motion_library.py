@@ -121,6 +121,20 @@ def test_sit_down_is_followed_by_stand_up():
                 assert b.kind == "stand_up"
 
 
+def test_meanings_weighting_draws_each_direction_as_often_as_a_kind_without_one():
+    def share(weighting: str, kind: str) -> float:
+        rng = np.random.default_rng(4)
+        specs = [s for _ in range(3000) for s in sample_specs(rng, 1, weighting)]
+        return sum(s.kind == kind for s in specs) / len(specs)
+
+    # kinds: walk (4 directions) as often as bow; meanings: walk 4 times as often as bow
+    assert share("kinds", "walk") == pytest.approx(share("kinds", "bow"), abs=0.012)
+    assert share("meanings", "walk") == pytest.approx(4 * share("meanings", "bow"), abs=0.025)
+    assert share("meanings", "walk") > 1.5 * share("kinds", "walk")  # expected 4/58 vs 1/35
+    with pytest.raises(ValueError, match="weighting"):
+        sample_specs(np.random.default_rng(0), 1, "uniform")
+
+
 def test_short_sequences_are_padded_to_two_seconds():
     track = sequence_track([ActionSpec("nod", count=2)], np.random.default_rng(3))
     assert track.num_frames == MIN_FRAMES

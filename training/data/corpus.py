@@ -39,7 +39,7 @@ from training.data.captions import describe_many, order_pair, write_texts
 from training.data.files import run_resumable, write_json
 from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
-from training.data.sequences import Clip, sample_clip
+from training.data.sequences import KIND_WEIGHTINGS, Clip, sample_clip
 from training.data.spec import ActionSpec
 from training.data.track import FPS
 from training.data.splits import frames_of_split, split_of_clip
@@ -61,14 +61,15 @@ def corpus_codec() -> FeatureCodec:
     return FeatureCodec(HUMANML3D, fix_yaw_wrap=True)
 
 
-def draw_motion(rng: np.random.Generator, codec: FeatureCodec) -> tuple[Clip, np.ndarray, PlausibilityReport]:
+def draw_motion(rng: np.random.Generator, codec: FeatureCodec,
+                weighting: str = "kinds") -> tuple[Clip, np.ndarray, PlausibilityReport]:
     """A random clip whose stored form is plausible: (clip, features (t-1 d), report of the stored joints).
 
     The check runs on the joints decoded from the features (what `new_joints` holds) against the
     motion they were encoded from, so a storage error is redrawn like an implausible motion.
     """
     for _ in range(MAX_DRAWS):
-        clip = sample_clip(rng)
+        clip = sample_clip(rng, weighting=weighting)
         features = codec.encode(clip.joints)  # (t-1 263)
         report = check_motion(codec.decode(features), MAX_SKATE_RATIO, encoded_from=codec.canonical_joints(clip.joints))
         if not report.problems:
@@ -87,8 +88,12 @@ class CorpusConfig:
     num_utterances: int = 3  # per clip: the first speaks a caption (original), the others rewrites (oral)
     num_espeak_voices: int = 48
     audio: bool = True
+    kind_weighting: str = "kinds"  # training.data.sequences.KIND_WEIGHTINGS
 
     def __post_init__(self) -> None:
+        if self.kind_weighting not in KIND_WEIGHTINGS:
+            raise InputError(f"--kind-weighting must be one of {', '.join(KIND_WEIGHTINGS)}, "
+                             f"got {self.kind_weighting!r}")
         if not 1 <= self.num_clips <= MAX_CLIPS:
             raise InputError(f"--clips must be between 1 and {MAX_CLIPS}, got {self.num_clips}")
         if self.num_captions < 1 or self.num_rewrites < 1:
@@ -143,7 +148,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     split = split_of_clip(index)
     codec = corpus_codec()
     try:
-        clip, features, report = draw_motion(rng, codec)
+        clip, features, report = draw_motion(rng, codec, config.kind_weighting)
     except RuntimeError as exc:
         raise RuntimeError(f"clip {item}: {exc}") from None
     captions = describe_many(list(clip.specs), config.num_captions, rng)

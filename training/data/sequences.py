@@ -12,12 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.data.actions import generate
-from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
+from training.data.spec import ACTION_KINDS, ActionKind, ActionSpec, sample_spec
 from training.data.track import Track, concat, render, still
 
 # joint frames; the features have one frame fewer, and MoMask's loaders drop clips under 40 feature frames
 MIN_FRAMES, MAX_FRAMES = 41, 196
 MAX_ACTIONS = 3
+# How the next action's kind is drawn: "kinds" gives every kind the same chance; "meanings" gives every
+# side or direction of a kind its own share (walking forward as often as sitting down), so the kinds a
+# listener must tell apart by one word are not four times rarer than the others.
+KIND_WEIGHTINGS = ("kinds", "meanings")
 
 
 @dataclass(frozen=True)
@@ -28,15 +32,29 @@ class Clip:
     joints: np.ndarray
 
 
-def sample_specs(rng: np.random.Generator, num_actions: int) -> list[ActionSpec]:
-    """A random chain of `num_actions` actions whose start and end poses fit together."""
+def _meanings(kind: ActionKind) -> int:
+    """How many actions a kind stands for when its side or direction changes what is asked."""
+    return max(1, len(kind.sides), len(kind.directions))
+
+
+def _draw_kind(candidates: list[ActionKind], rng: np.random.Generator, weighting: str) -> ActionKind:
+    if weighting == "kinds":
+        return candidates[int(rng.integers(len(candidates)))]
+    weights = np.array([_meanings(k) for k in candidates], dtype=np.float64)
+    return candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+
+
+def sample_specs(rng: np.random.Generator, num_actions: int, weighting: str = "kinds") -> list[ActionSpec]:
+    """A random chain of `num_actions` actions whose start and end poses fit together (weighting: KIND_WEIGHTINGS)."""
     if not 1 <= num_actions <= MAX_ACTIONS:
         raise ValueError(f"num_actions must be 1..{MAX_ACTIONS}, got {num_actions}")
+    if weighting not in KIND_WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {KIND_WEIGHTINGS}, got {weighting!r}")
     state = "sit" if rng.random() < 0.04 else "stand"
     specs: list[ActionSpec] = []
     for _ in range(num_actions):
         candidates = [k for k in ACTION_KINDS.values() if k.start_pose == state]  # after sit_down: stand_up
-        kind = candidates[int(rng.integers(len(candidates)))]
+        kind = _draw_kind(candidates, rng, weighting)
         specs.append(sample_spec(kind, rng))
         state = kind.end_pose
     return specs
@@ -51,10 +69,10 @@ def sequence_track(specs: list[ActionSpec], rng: np.random.Generator) -> Track:
     return track
 
 
-def sample_clip(rng: np.random.Generator, max_tries: int = 100) -> Clip:
+def sample_clip(rng: np.random.Generator, max_tries: int = 100, weighting: str = "kinds") -> Clip:
     """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long."""
     for _ in range(max_tries):
-        specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)))
+        specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)), weighting)
         track = sequence_track(specs, rng)
         if track.num_frames <= MAX_FRAMES:
             return Clip(tuple(specs), render(track))
