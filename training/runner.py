@@ -120,8 +120,18 @@ def _load_model(init: Path | None, config: RunConfig, data: Path):
     normalizer = Normalizer.from_files(data / "Mean.npy", data / "Std.npy")
     if normalizer.dim != model.config.rvq_vae.dim_motion:
         raise InputError(f"{data} has {normalizer.dim}-d motion, the model expects {model.config.rvq_vae.dim_motion}")
-    model.normalization = (normalizer.mean.astype(np.float32), normalizer.std.astype(np.float32))
+    if model.normalization is None:  # a fresh RVQ-VAE: it learns the motion as this dataset normalises it
+        model.normalization = (normalizer.mean.astype(np.float32), normalizer.std.astype(np.float32))
     return model
+
+
+def _motion_normalizer(model):
+    """How every stage normalises motion: as the model's RVQ-VAE learnt it (the first dataset it was
+    trained on), not by the Mean/Std of the dataset at hand, whose shift would feed the tokenizer
+    inputs it never saw."""
+    from a2m_core.motion.features import Normalizer
+
+    return Normalizer(*model.normalization)
 
 
 # AudioToMotionConfig part -> the AudioToMotion module built from it
@@ -159,6 +169,8 @@ def _build_model(init: Path | None, config: RunConfig):
                              f"condition {config.condition}): nothing to start from")
         for part in carried:
             getattr(model, _PARTS[part]).load_state_dict(getattr(start, _PARTS[part]).state_dict())
+        if "rvq_vae" in carried:
+            model.normalization = start.normalization
         print(f"from {init}: carried {', '.join(carried)}; new: "
               f"{', '.join(p for p in _PARTS if p not in carried) or 'nothing'}", file=sys.stderr)
     return model
@@ -226,7 +238,7 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
     stage = make_stage(stage_name, model, vocabulary)
     _check_fresh_parts_are_trained(model, init, stage_name, stage.trainable)
     if stage_name == "rvq":
-        dataset, collate_fn = MotionWindows(data, "train", config.window_len), stack_windows
+        dataset, collate_fn = MotionWindows(data, "train", config.window_len, _motion_normalizer(model)), stack_windows
     else:
         cache, slots, augment, mask, teacher = None, None, None, None, None
         if model.config.condition_input == "audio" and "frontend" not in stage.trainable:
@@ -244,7 +256,8 @@ def run_stage(stage_name: str, data: str | Path, out: str | Path, config: RunCon
                 teacher_cache, teacher_features = _teacher_cache(model, init, out / "teacher_cache")
                 teacher = partial(teacher_cache.features, load=MotionAudioDataset.load_audio)
         dataset = Utterances(data, "train", cache=cache, styles=config.styles, engines=config.engines,
-                             slots=slots, audio_transform=augment, feature_transform=mask, teacher=teacher)
+                             slots=slots, audio_transform=augment, feature_transform=mask, teacher=teacher,
+                             normalizer=_motion_normalizer(model))
         audio_paths = [e.audio for e in dataset.dataset.entries]
         if cache is not None and _is_main():
             cache.fill(audio_paths, MotionAudioDataset.load_audio, batch_features, progress=progress)

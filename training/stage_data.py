@@ -22,17 +22,19 @@ from training.data.datasets import FeatureCache, MotionAudioConfig, MotionAudioD
 class MotionWindows:
     """Normalised windows of `window_len` frames from every clip of a split (MoMask's VQ data).
 
-    root: a HumanML3D-layout folder (new_joint_vecs/, Mean.npy, Std.npy, SPLIT.txt).
+    root: a HumanML3D-layout folder (new_joint_vecs/, Mean.npy, Std.npy, SPLIT.txt); normalizer: how
+    motion is normalised (default: root's Mean.npy / Std.npy).
     """
 
-    def __init__(self, root: str | Path, split: str = "train", window_len: int = 64):
+    def __init__(self, root: str | Path, split: str = "train", window_len: int = 64,
+                 normalizer: Normalizer | None = None):
         root = Path(root)
         split_file = root / f"{split}.txt"
         if not split_file.is_file():
             raise InputError(f"{split_file} not found: --data must be a corpus folder (`a2m data corpus`) "
                              "or a HumanML3D / KIT-ML folder with split files")
         self.window_len = window_len
-        self.normalizer = Normalizer.from_files(root / "Mean.npy", root / "Std.npy")
+        self.normalizer = normalizer or Normalizer.from_files(root / "Mean.npy", root / "Std.npy")
         self.clips: list[np.ndarray] = []
         for clip in split_file.read_text().split():
             path = root / "new_joint_vecs" / f"{clip}.npy"
@@ -72,10 +74,10 @@ class Utterances:
                  slots: Callable[[str], np.ndarray] | None = None,
                  audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
                  feature_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-                 teacher: Callable[[Path], np.ndarray] | None = None):
+                 teacher: Callable[[Path], np.ndarray] | None = None, normalizer: Normalizer | None = None):
         self.dataset = MotionAudioDataset(Path(root), MotionAudioConfig(split=split, styles=styles, engines=engines,
                                                                          random_crop=random_crop), cache=cache,
-                                          audio_transform=audio_transform)
+                                          audio_transform=audio_transform, normalizer=normalizer)
         self.slots = slots
         self.feature_transform = feature_transform
         self.teacher = teacher

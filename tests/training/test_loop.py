@@ -201,6 +201,23 @@ def test_init_carries_the_parts_whose_config_the_run_config_keeps(tiny_corpus, t
         _load_model(tmp_path / "rvq", RunConfig(preset="edge"), tiny_corpus)
 
 
+def test_a_trained_rvq_vae_keeps_its_normalisation_on_another_dataset(tiny_corpus, tmp_path):
+    """Motion is normalised as the RVQ-VAE learnt it: a model with Mean/Std keeps them (also where an
+    ablation carries its RVQ-VAE over); only a model without them takes the dataset's."""
+    from training.runner import _load_model, _motion_normalizer
+
+    corpus_mean = np.load(tiny_corpus / "Mean.npy")
+    fresh = _load_model(None, RunConfig(preset="tiny"), tiny_corpus)
+    np.testing.assert_array_equal(fresh.normalization[0], corpus_mean)
+    trained = preset_model("tiny")
+    trained.normalization = (np.full(263, 0.5, np.float32), np.full(263, 2.0, np.float32))
+    save_model(trained, tmp_path / "rvq")
+    for config in (RunConfig(), RunConfig.from_dict({"condition": {"kind": "conv1d", "pool": 4}})):
+        model = _load_model(tmp_path / "rvq", config, tiny_corpus)
+        assert model.normalization[0][0] == 0.5 and model.normalization[1][0] == 2.0
+        np.testing.assert_allclose(_motion_normalizer(model).normalize(np.full((1, 263), 2.5)), 1.0)
+
+
 def test_train_command_overrides_condition_and_styles(tiny_corpus, tmp_path):
     """`a2m train --condition kind=avgpool,pool=4 --styles oral` builds and records that run."""
     import json
@@ -233,6 +250,7 @@ def test_frozen_front_end_features_are_cached_on_disk(tiny_corpus, tmp_path):
     save_model(model, tmp_path / "init")
     config = RunConfig(loop=LoopConfig(max_steps=3, batch_size=4, checkpoint_every=3))
     run_stage("length", tiny_corpus, tmp_path / "run", config, init=tmp_path / "init", progress=False)
+    assert not np.load(tmp_path / "run" / "model" / "Mean.npy").any()  # the init's, not the corpus's
     cached = list((tmp_path / "run" / "feature_cache").rglob("*.npy"))
     utterances = {e.audio for e in MotionAudioDataset(tiny_corpus, MotionAudioConfig(split="train")).entries}
     assert len(cached) == len(utterances)

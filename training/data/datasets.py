@@ -144,12 +144,14 @@ class MotionAudioDataset:
     """Utterance-level (audio, motion) pairs of one split; a torch Dataset (len, getitem) of dicts.
 
     root: dataset folder (new_joint_vecs/, texts/, Mean.npy, Std.npy, SPLIT.txt);
-    manifests: utterance manifests (defaults: the corpus's and the builders' under root/audio).
+    manifests: utterance manifests (defaults: the corpus's and the builders' under root/audio);
+    normalizer: how motion is normalised (default: root's Mean.npy / Std.npy).
     """
 
     def __init__(self, root: Path, config: MotionAudioConfig, manifests: list[Path] | None = None,
                  cache: FeatureCache | None = None, seed: int = 0,
-                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None):
+                 audio_transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 normalizer: Normalizer | None = None):
         if cache is not None and audio_transform is not None:
             raise ValueError("audio_transform changes the audio on every read, so its features cannot be cached; "
                              "give one of cache (with its own renderings) and audio_transform")
@@ -162,7 +164,7 @@ class MotionAudioDataset:
         split_file = self.root / f"{config.split}.txt"
         if not split_file.is_file():
             raise InputError(f"{split_file} not found; expected the dataset's split files (train/val/test.txt)")
-        self.normalizer = Normalizer.from_files(self.root / "Mean.npy", self.root / "Std.npy")
+        self.normalizer = normalizer or Normalizer.from_files(self.root / "Mean.npy", self.root / "Std.npy")
         self.fps = FPS_BY_DIM.get(self.normalizer.dim)
         if self.fps is None:
             raise InputError(f"Mean.npy has {self.normalizer.dim} dims; expected 263 (HumanML3D) or 251 (KIT-ML)")
