@@ -41,8 +41,15 @@ class LengthPredictor(nn.Module):
         return self.net(masked_mean(cond, cond_valid))
 
     def predict(self, cond: Tensor, cond_valid: Tensor) -> Tensor:
-        """Most likely token count (b) int64 in 1..max_tokens."""
-        return self(cond, cond_valid).argmax(-1) + 1
+        """The median token count of the predicted distribution (b) int64 in 1..max_tokens.
+
+        Not the most likely one: training data pad every short action to the shortest clip, so the
+        distribution has a spike there, and where the condition is unsure (walking left: a turn, then
+        a walk) the mode picks that spike although most of the mass lies at twice the length.
+        """
+        probs = self(cond, cond_valid).softmax(-1)  # (b max_tokens)
+        below_half = (probs.cumsum(-1) < 0.5).sum(-1)  # classes before the median
+        return below_half.clamp(max=self.config.max_tokens - 1) + 1
 
     def loss(self, cond: Tensor, cond_valid: Tensor, num_tokens: Tensor) -> Tensor:
         """Cross entropy against true token counts num_tokens (b) (clamped to 1..max_tokens)."""

@@ -117,3 +117,14 @@ def test_length_predictor_classes_are_token_counts():
         loss.backward()
         optimiser.step()
     assert predictor.predict(cond, cond_valid).tolist() == [1, 7, 12]
+
+
+def test_predicted_length_is_the_median_not_a_spike_below_most_of_the_mass():
+    predictor = LengthPredictor(LengthPredictorConfig(cond_dim=8, dim=16, max_tokens=12, dropout=0.0))
+    probs = torch.zeros(2, 12)
+    probs[0, 1] = 0.3  # a spike at 2 tokens, 0.7 spread over 7-12 tokens: the median is 8
+    probs[0, 6:] = 0.7 / 6
+    probs[1, 11] = 1.0  # all on the last class: cumulative rounding must not step past it
+    predictor.forward = lambda cond, cond_valid: probs.log()
+    cond, cond_valid = _cond(2)
+    assert predictor.predict(cond, cond_valid).tolist() == [8, 12]  # argmax would say [2, 12]
