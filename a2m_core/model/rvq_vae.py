@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from a2m_core.model.layers import check_positive, lengths_to_mask
 from a2m_core.model.quantizer import QuantizerConfig, ResidualVQ
 
+HELD_TOKENS = 2  # tokens of held pose decoded beyond each end of a clip (RVQVAE.decode, docs/model.md)
+
 
 @dataclass(frozen=True)
 class RVQVAEConfig:
@@ -142,9 +144,22 @@ class RVQVAE(nn.Module):
 
         num_tokens (b): valid tokens per sequence; frames after 4 * num_tokens come out zero and the
         valid frames do not depend on the padding.
+
+        The decoder's convolutions pad with zeros, which at a clip's first and last frames reads as
+        the mean pose, so a clip decoded alone jumps at its ends. Each sequence is decoded with its
+        first and last token held HELD_TOKENS more tokens beyond its ends, as if the body stood in
+        those poses, and cut back to its own frames.
         """
-        latent = self.quantizer.decode_ids(ids)  # (b n d)
-        return self.decoder(latent.transpose(1, 2), num_tokens).transpose(1, 2)
+        b, n, q = ids.shape
+        down, held = self.config.downsample, HELD_TOKENS
+        if num_tokens is None:
+            num_tokens = torch.full((b,), n, dtype=torch.long, device=ids.device)
+        last = (num_tokens - 1).clamp(min=0)[:, None]  # (b 1)
+        positions = torch.minimum((torch.arange(n + 2 * held, device=ids.device) - held).clamp(min=0)[None], last)
+        latent = self.quantizer.decode_ids(ids.gather(1, positions[..., None].expand(-1, -1, q)))  # (b n+2h d)
+        motion = self.decoder(latent.transpose(1, 2), num_tokens + 2 * held).transpose(1, 2)
+        motion = motion[:, down * held:down * (held + n)]  # (b n*4 f)
+        return motion * lengths_to_mask(num_tokens * down, down * n)[..., None].to(motion.dtype)
 
     def loss(self, motion: Tensor) -> dict[str, Tensor]:
         """Training losses on motion (b t f): total, recon, velocity, commit."""
