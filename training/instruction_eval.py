@@ -257,25 +257,32 @@ def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db
                           decoding: DecodingConfig = DecodingConfig()) -> BenchmarkResult:
     """Generate motion for every spoken case and score it; its length predicted by the model, or
     length_s seconds for every motion (what the decoders do given time, without the length predictor)."""
-    import torch
-
-    from a2m_core.decoding import generate, make_noise
-    from a2m_core.motion.features import codec_for
     from training.data.augment import add_noise
 
-    codec = codec_for(model.config.dataset)
-    mean, std = model.normalization
     joints: list[list[np.ndarray]] = []
     for c, spoken in enumerate(speech):
         clips = [add_noise(a, noise_snr_db, np.random.default_rng([seed, c, v])) if noise_snr_db is not None else a
                  for v, a in enumerate(spoken)]
-        lens = torch.tensor([len(a) for a in clips])
-        audio = torch.zeros(len(clips), int(lens.max()))
-        for row, a in enumerate(clips):
-            audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
-        lengths = None if length_s is None else torch.full((len(clips),), round(length_s * FPS))
-        noise = make_noise(model, len(clips), decoding.num_iters, seed=seed * 1000 + c)
-        out = generate(model, audio, lens, lengths, noise=noise, **decoding.to_dict())
-        joints.append([codec.decode(out.features[row, :int(out.lengths[row])].numpy() * std + mean)
-                       for row in range(len(clips))])
+        joints.append(generate_joints(model, clips, seed=seed * 1000 + c, length_s=length_s, decoding=decoding))
     return score(cases, joints)
+
+
+def generate_joints(model, clips: list[np.ndarray], *, seed: int = 0, length_s: float | None = None,
+                    decoding: DecodingConfig = DecodingConfig()) -> list[np.ndarray]:
+    """16 kHz utterances -> the joints (t 22 3) of the motion generated for each, in one batch; its length
+    predicted by the model, or length_s seconds."""
+    import torch
+
+    from a2m_core.decoding import generate, make_noise
+    from a2m_core.motion.features import codec_for
+
+    codec = codec_for(model.config.dataset)
+    mean, std = model.normalization
+    lens = torch.tensor([len(a) for a in clips])
+    audio = torch.zeros(len(clips), int(lens.max()))
+    for row, a in enumerate(clips):
+        audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+    lengths = None if length_s is None else torch.full((len(clips),), round(length_s * FPS))
+    noise = make_noise(model, len(clips), decoding.num_iters, seed=seed)
+    out = generate(model, audio, lens, lengths, noise=noise, **decoding.to_dict())
+    return [codec.decode(out.features[row, :int(out.lengths[row])].numpy() * std + mean) for row in range(len(clips))]

@@ -60,23 +60,12 @@ def test_shipped_model_motion_does_not_jump_at_its_ends():
     """A clip's first and last frame-to-frame steps are no faster than its middle ones (the corpus's clips
     start and end standing still). Medians over these 10 clips: 0.52 / 0.92 times the clip's median step;
     decoded without held ends (rvq_vae.HELD_TOKENS = 0) 1.97 / 2.40."""
-    import torch
-
-    from a2m_core.decoding import generate, make_noise
-    from a2m_core.motion.features import codec_for
-    from training.instruction_eval import CASES, eval_voices, speak_cases
+    from training.instruction_eval import CASES, eval_voices, generate_joints, speak_cases
 
     model = load_model(DEFAULT)
-    codec, (mean, std) = codec_for(model.config.dataset), model.normalization
     speech = [a for spoken in speak_cases(CASES[::3], eval_voices("test", 2, seed=0)) for a in spoken]
-    lens = torch.tensor([len(a) for a in speech])
-    audio = torch.zeros(len(speech), int(lens.max()))
-    for row, a in enumerate(speech):
-        audio[row, :len(a)] = torch.from_numpy(a)
-    out = generate(model, audio, lens, noise=make_noise(model, len(speech), 10, seed=0))
     ends = []
-    for row in range(len(speech)):
-        joints = codec.decode(out.features[row, :int(out.lengths[row])].numpy() * std + mean)
+    for joints in generate_joints(model, speech):
         speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1)  # (t-1) mean joint speed per frame
         ends.append((speed[0], speed[-1]) / np.median(speed[2:-2]))
     first, last = np.median(ends, axis=0)
