@@ -18,7 +18,7 @@ def _corpus(args: argparse.Namespace) -> int:
 
     config = CorpusConfig(num_clips=args.clips, seed=args.seed, num_utterances=args.utterances,
                           num_espeak_voices=args.voices, audio=not args.no_audio,
-                          kind_weighting=args.kind_weighting)
+                          kind_weighting=args.kind_weighting, seated_hold_s=args.seated_hold_s)
     s = build_corpus(args.out, config, workers=args.workers)
     print(f"{args.out}: {s['clips']} clips ({s['clips_per_split']}), {s['motion_hours']:.2f} h of motion, "
           f"{s['action_kinds']} action kinds, {s['captions']} captions, {s['rewrites']} rewrites, "
@@ -105,6 +105,10 @@ def register(subparsers) -> None:
                         help="how often each action is drawn: every kind alike (default), or every side and "
                              "direction of a kind as often as a kind without one (walking forward as often as "
                              "sitting down)")
+    corpus.add_argument("--seated-hold-s", type=float, default=0.0,
+                        help="after a clip's final sit-down, sit still for a random 0 to this many seconds, so "
+                             "a lone sit-down is not always shorter than sitting down and standing up "
+                             "(default 0: the clip ends when the sit-down does)")
     corpus.set_defaults(func=_corpus)
 
     speak = commands.add_parser(

@@ -91,6 +91,8 @@ def test_bad_options_and_unwritable_folder(tmp_path):
         CorpusConfig(num_clips=1, num_utterances=999)
     with pytest.raises(InputError, match="--kind-weighting"):
         CorpusConfig(num_clips=1, kind_weighting="uniform")
+    with pytest.raises(InputError, match="--seated-hold-s"):
+        CorpusConfig(num_clips=1, seated_hold_s=-1.0)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(InputError, match="cannot create folder"):  # works as root too, unlike chmod

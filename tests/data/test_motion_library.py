@@ -140,6 +140,25 @@ def test_short_sequences_are_padded_to_two_seconds():
     assert track.num_frames == MIN_FRAMES
 
 
+def test_a_final_sit_down_sits_still_for_a_random_while_and_nothing_else_changes():
+    extra = set()
+    for seed in range(30):
+        alone = render(sequence_track([ActionSpec("sit_down")], np.random.default_rng(seed)))
+        held = render(sequence_track([ActionSpec("sit_down")], np.random.default_rng(seed), seated_hold=60))
+        extra.add(len(held) - len(alone))
+        np.testing.assert_array_equal(held[:len(alone)], alone)  # the sit-down itself is as before
+        assert np.abs(held[len(alone) - 1:] - alone[-1]).max() < 1e-6  # then sits still
+    assert min(extra) >= 0 and max(extra) <= 60 and len(extra) > 15  # for 0..60 frames, drawn anew each clip
+    assert alone[-1, 0, 1] < alone[0, 0, 1] - 0.3  # seated: the pelvis is lower than standing
+
+    rng_a, rng_b = np.random.default_rng(8), np.random.default_rng(8)
+    for _ in range(50):  # chains that do not end seated are drawn as without a hold
+        a, b = sample_clip(rng_a), sample_clip(rng_b, seated_hold=60)
+        if a.specs[-1].action_kind.end_pose == "sit":
+            break
+        assert a.specs == b.specs and np.array_equal(a.joints, b.joints)
+
+
 def test_skating_is_below_the_real_humanml3d_clip():
     real = _fixture_skate_ratio()
     rng = np.random.default_rng(4)

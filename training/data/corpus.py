@@ -48,6 +48,7 @@ from training.data.voices import SPLITS, pick_voice, voice_pool, voices_for_spli
 MAX_SKATE_RATIO = 0.05  # a clip that skates more is redrawn (HumanML3D's fixture clip: 0.136)
 MAX_CLIPS = 1_000_000
 MAX_DRAWS = 20  # motions drawn for one clip before the build gives up on it
+MAX_SEATED_HOLD_S = 5.0
 
 
 def corpus_codec() -> FeatureCodec:
@@ -61,15 +62,15 @@ def corpus_codec() -> FeatureCodec:
     return FeatureCodec(HUMANML3D, fix_yaw_wrap=True)
 
 
-def draw_motion(rng: np.random.Generator, codec: FeatureCodec,
-                weighting: str = "kinds") -> tuple[Clip, np.ndarray, PlausibilityReport]:
+def draw_motion(rng: np.random.Generator, codec: FeatureCodec, weighting: str = "kinds",
+                seated_hold: int = 0) -> tuple[Clip, np.ndarray, PlausibilityReport]:
     """A random clip whose stored form is plausible: (clip, features (t-1 d), report of the stored joints).
 
     The check runs on the joints decoded from the features (what `new_joints` holds) against the
     motion they were encoded from, so a storage error is redrawn like an implausible motion.
     """
     for _ in range(MAX_DRAWS):
-        clip = sample_clip(rng, weighting=weighting)
+        clip = sample_clip(rng, weighting=weighting, seated_hold=seated_hold)
         features = codec.encode(clip.joints)  # (t-1 263)
         report = check_motion(codec.decode(features), MAX_SKATE_RATIO, encoded_from=codec.canonical_joints(clip.joints))
         if not report.problems:
@@ -89,11 +90,14 @@ class CorpusConfig:
     num_espeak_voices: int = 48
     audio: bool = True
     kind_weighting: str = "kinds"  # training.data.sequences.KIND_WEIGHTINGS
+    seated_hold_s: float = 0.0  # longest random sitting still after a clip's final sit-down
 
     def __post_init__(self) -> None:
         if self.kind_weighting not in KIND_WEIGHTINGS:
             raise InputError(f"--kind-weighting must be one of {', '.join(KIND_WEIGHTINGS)}, "
                              f"got {self.kind_weighting!r}")
+        if not 0.0 <= self.seated_hold_s <= MAX_SEATED_HOLD_S:
+            raise InputError(f"--seated-hold-s must be between 0 and {MAX_SEATED_HOLD_S:g}, got {self.seated_hold_s}")
         if not 1 <= self.num_clips <= MAX_CLIPS:
             raise InputError(f"--clips must be between 1 and {MAX_CLIPS}, got {self.num_clips}")
         if self.num_captions < 1 or self.num_rewrites < 1:
@@ -148,7 +152,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     split = split_of_clip(index)
     codec = corpus_codec()
     try:
-        clip, features, report = draw_motion(rng, codec, config.kind_weighting)
+        clip, features, report = draw_motion(rng, codec, config.kind_weighting, round(config.seated_hold_s * FPS))
     except RuntimeError as exc:
         raise RuntimeError(f"clip {item}: {exc}") from None
     captions = describe_many(list(clip.specs), config.num_captions, rng)

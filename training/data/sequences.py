@@ -3,6 +3,10 @@
 A clip is 2 to 9.8 s at 20 fps (41 to 196 joint frames: 40 to 195 feature frames, HumanML3D's range). Sitting down must be
 the last action or be followed by standing up; standing up needs a seated start. Clips that
 come out short are padded by standing (or sitting) still at the end; long ones are redrawn.
+
+A sit-down that ends a clip may be followed by sitting still for a random while (`seated_hold`):
+without it a lone sit-down is always about 2 s and a sit-down-then-stand-up always longer, so a
+model given a longer clip for "sit down" fills it by standing up again.
 """
 
 from __future__ import annotations
@@ -60,20 +64,27 @@ def sample_specs(rng: np.random.Generator, num_actions: int, weighting: str = "k
     return specs
 
 
-def sequence_track(specs: list[ActionSpec], rng: np.random.Generator) -> Track:
-    """The joined controls of an action chain, padded by holding the end pose up to MIN_FRAMES."""
+def sequence_track(specs: list[ActionSpec], rng: np.random.Generator, seated_hold: int = 0) -> Track:
+    """The joined controls of an action chain, padded by holding the end pose up to MIN_FRAMES.
+
+    A chain that ends seated then sits still for 0 to `seated_hold` frames (uniform); the random
+    draw is made only for such chains, so every other chain comes out as without it.
+    """
     tracks = [generate(spec, rng) for spec in specs]
+    if seated_hold > 0 and specs[-1].action_kind.end_pose == "sit":
+        tracks.append(still(int(rng.integers(seated_hold + 1)) + 1, "sit"))
     track = concat(tracks)
     if track.num_frames < MIN_FRAMES:
         track = concat([track, still(MIN_FRAMES - track.num_frames + 1, specs[-1].action_kind.end_pose)])
     return track
 
 
-def sample_clip(rng: np.random.Generator, max_tries: int = 100, weighting: str = "kinds") -> Clip:
-    """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long."""
+def sample_clip(rng: np.random.Generator, max_tries: int = 100, weighting: str = "kinds",
+                seated_hold: int = 0) -> Clip:
+    """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long (see sequence_track for seated_hold)."""
     for _ in range(max_tries):
         specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)), weighting)
-        track = sequence_track(specs, rng)
+        track = sequence_track(specs, rng, seated_hold)
         if track.num_frames <= MAX_FRAMES:
             return Clip(tuple(specs), render(track))
     raise RuntimeError(f"no clip within {MAX_FRAMES} frames in {max_tries} tries")
