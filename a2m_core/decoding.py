@@ -18,8 +18,10 @@ guidance mixes the logits: uncond + scale * (cond - uncond).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -35,6 +37,15 @@ class Generated(NamedTuple):
     tokens: Tensor
     features: Tensor
     lengths: Tensor
+
+
+def pad_audio(clips: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+    """Utterances of any lengths -> (audio (b s) float32 zero-padded, audio_lens (b)), what `generate` takes."""
+    audio_lens = torch.tensor([len(a) for a in clips])
+    audio = torch.zeros(len(clips), int(audio_lens.max()))
+    for row, a in enumerate(clips):
+        audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+    return audio, audio_lens
 
 
 def noise_shape(model: AudioToMotion, batch: int, num_iters: int = 10) -> tuple[int, int, int, int]:

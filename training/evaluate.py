@@ -31,6 +31,7 @@ import torch
 
 from a2m_core.audio.io import SAMPLE_RATE_HZ
 from a2m_core.audio.speech import ENGINES
+from a2m_core.decoding import pad_audio
 from a2m_core.errors import InputError
 from a2m_core.files import write_text
 from a2m_core.runtime.interface import DecodingConfig
@@ -225,7 +226,7 @@ class _MotionSampler:
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
             out = generate_from_condition(model, cond, cond_valid, lengths, noise, **options)
         else:
-            audio, audio_lens = _padded_audio(batch)
+            audio, audio_lens = pad_audio([u.audio for u in batch])
             if self.graphs is None:
                 out = generate(model, audio, audio_lens, lengths, noise, **options)
             else:  # graph (b) returns features already in model units (raw, when the model has statistics)
@@ -246,17 +247,8 @@ class _MotionSampler:
         if model.config.condition_input == "text":
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
         else:
-            cond, cond_valid = model.encode_audio(*_padded_audio(batch))
+            cond, cond_valid = model.encode_audio(*pad_audio([u.audio for u in batch]))
         return (model.length_predictor.predict(cond, cond_valid) * model.config.rvq_vae.downsample).numpy()
-
-
-def _padded_audio(batch: list[_Utterance]) -> tuple[torch.Tensor, torch.Tensor]:
-    """audio (b s) zero-padded, audio_lens (b)."""
-    audio_lens = torch.tensor([len(u.audio) for u in batch])
-    audio = torch.zeros(len(batch), int(audio_lens.max()))
-    for row, u in enumerate(batch):
-        audio[row, :len(u.audio)] = torch.from_numpy(u.audio)
-    return audio, audio_lens
 
 
 def _onnx_graphs(model, model_dir: str | Path, onnx_dir: Path, config: EvalConfig):

@@ -273,15 +273,12 @@ def generate_joints(model, clips: list[np.ndarray], *, seed: int = 0, length_s: 
     predicted by the model, or length_s seconds."""
     import torch
 
-    from a2m_core.decoding import generate, make_noise
+    from a2m_core.decoding import generate, make_noise, pad_audio
     from a2m_core.motion.features import codec_for
 
     codec = codec_for(model.config.dataset)
     mean, std = model.normalization
-    lens = torch.tensor([len(a) for a in clips])
-    audio = torch.zeros(len(clips), int(lens.max()))
-    for row, a in enumerate(clips):
-        audio[row, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+    audio, lens = pad_audio(clips)
     lengths = None if length_s is None else torch.full((len(clips),), round(length_s * FPS))
     noise = make_noise(model, len(clips), decoding.num_iters, seed=seed)
     out = generate(model, audio, lens, lengths, noise=noise, **decoding.to_dict())

@@ -185,14 +185,14 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
 
     from training.data.augment import speaker_augment
     from training.data.datasets import FeatureCache
+    from a2m_core.decoding import pad_audio
     from training.stages import frontend_fingerprint
 
     frontend, condition = model.frontend.eval(), model.condition.eval()
 
     @torch.no_grad()
     def batch_features(clips: list[np.ndarray]) -> list[np.ndarray]:
-        lens = torch.tensor([len(a) for a in clips])
-        audio = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(a) for a in clips], batch_first=True)
+        audio, lens = pad_audio(clips)
         feats, feat_lens = frontend(audio, lens)
         if with_condition:
             feats, valid = condition(feats, feat_lens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,7 @@ from a2m_core.decoding import (
     make_noise,
     mask_schedule,
     noise_shape,
+    pad_audio,
     top_k_filter,
 )
 from a2m_core.errors import InputError
@@ -167,3 +169,9 @@ def test_bad_lengths_and_noise_are_input_errors(tiny):
         generate(tiny, audio, lens, torch.tensor([40]), torch.zeros(1, 2, 3, 4))
     with pytest.raises(InputError, match="temperature"):
         generate(tiny, audio, lens, torch.tensor([40]), temperature=0.0)
+
+
+def test_pad_audio_zero_pads_utterances_of_any_length_and_dtype():
+    audio, lens = pad_audio([np.ones(3, dtype=np.float64), np.full(5, 0.5, dtype=np.float32)])
+    assert audio.dtype == torch.float32 and audio.shape == (2, 5) and lens.tolist() == [3, 5]
+    assert audio[0].tolist() == [1, 1, 1, 0, 0] and audio[1].tolist() == [0.5] * 5
