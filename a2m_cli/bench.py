@@ -116,7 +116,9 @@ def _bench(args: argparse.Namespace) -> int:
         torch.manual_seed(PRESET_SEED)
         return CascadeBackend(preset_model(args.cascade_preset))
 
-    settings = BenchSettings.quick() if args.quick else BenchSettings()
+    settings = BenchSettings.quick() if args.quick else BenchSettings(
+        batches=_numbers(args.batches, int, "--batches"),
+        audio_s=_numbers(args.audio_s, float, "--audio-s"))
     report = run_benchmark(backends, None if args.no_baselines else reference,
                            None if args.no_baselines else cascade, settings, _command_line(args))
     report.notes.append(f"model: {model_dir}{' (random weights, preset ' + args.preset + ')' if args.preset else ''}; "
@@ -131,11 +133,23 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str, kind: type, option: str) -> tuple:
+    """'1,8' -> (1, 8); each value positive."""
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise InputError(f"{option} takes comma-separated positive numbers, got {text!r}")
+    return values
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench", help="latency/throughput/memory per backend, beside the paper-size model and the ASR cascade",
         description="Measure p50/p95 latency, samples/s, frames/s and peak RSS of each backend for batch 1 and 8 "
-        "and 1, 3, 10 and 30 s of spoken instruction (espeak-ng), and in the same run the paper-size model in eager "
+        "and 1, 3, 10 and 30 s of spoken instruction (espeak-ng; --batches and --audio-s choose others), and in "
+        "the same run the paper-size model in eager "
         "PyTorch and the cascade (pocketsphinx ASR + text model) at batch 1; prints a markdown table and the speed "
         "targets, and writes bench.json + bench.md with --out. Warm-up runs are excluded.")
     p.add_argument("--model", type=Path, help="model folder (default: models/default)")
@@ -150,7 +164,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-preset", default="paper", help="the paper-size baseline's preset (default paper)")
     p.add_argument("--cascade-preset", default="text", help="the cascade's text model preset (default text)")
     p.add_argument("--no-baselines", action="store_true", help="skip the paper-size and cascade baselines")
-    p.add_argument("--quick", action="store_true", help="one short row per backend, few repeats (a smoke test)")
+    p.add_argument("--batches", default="1,8", help="comma-separated batch sizes to time (default: 1,8)")
+    p.add_argument("--audio-s", default="1,3,10,30",
+                   help="comma-separated instruction lengths in seconds to time (default: 1,3,10,30)")
+    p.add_argument("--quick", action="store_true", help="one short row per backend, few repeats (a smoke test; "
+                   "ignores --batches and --audio-s)")
     p.add_argument("--out", type=Path, help="folder for bench.json and bench.md")
     p.add_argument("--ros", action="store_true", help="instead: end of speech -> JointTrajectory latency through the "
                    "motion node over DDS (real-time espeak-ng speech, VAD hangover included; same as `a2m ros bench`, "

@@ -76,3 +76,16 @@ def test_bench_times_a_given_export_with_its_own_decoding(tiny_model_dir, tmp_pa
     capsys.readouterr()
     assert main(["bench", "--quick", "--model", str(tiny_model_dir), "--onnx", str(export), "--num-iters", "5"]) == 2
     assert "re-export it with those options" in capsys.readouterr().err
+
+
+def test_bench_times_the_chosen_lengths_and_batches(tiny_model_dir, tiny_export, tmp_path, capsys):
+    """--audio-s and --batches pick the rows, so one row can be timed alone (e.g. two models alternated)."""
+    out = tmp_path / "bench"
+    assert main(["bench", "--model", str(tiny_model_dir), "--onnx", str(tiny_export), "--backends", "onnxruntime",
+                 "--no-baselines", "--threads", "1", "--batches", "2", "--audio-s", "0.5,2", "--out", str(out)]) == 0
+    rows = json.loads((out / "bench.json").read_text())["rows"]
+    assert [(r["batch"], r["audio_s"]) for r in rows] == [(2, 0.5), (2, 2.0)]
+    assert all(r["repeats"] >= 5 and r["p50_ms"] > 0 for r in rows)
+    capsys.readouterr()
+    assert main(["bench", "--model", str(tiny_model_dir), "--batches", "0"]) == 2
+    assert "--batches takes comma-separated positive numbers" in capsys.readouterr().err
