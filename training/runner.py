@@ -183,9 +183,9 @@ def _feature_cache(model, folder: Path, with_condition: bool, renderings: int = 
     cache and its batched front-end (for FeatureCache.fill)."""
     import torch
 
+    from a2m_core.decoding import pad_audio
     from training.data.augment import speaker_augment
     from training.data.datasets import FeatureCache
-    from a2m_core.decoding import pad_audio
     from training.stages import frontend_fingerprint
 
     frontend, condition = model.frontend.eval(), model.condition.eval()
