@@ -18,7 +18,8 @@ def _corpus(args: argparse.Namespace) -> int:
 
     config = CorpusConfig(num_clips=args.clips, seed=args.seed, num_utterances=args.utterances,
                           num_espeak_voices=args.voices, audio=not args.no_audio,
-                          kind_weighting=args.kind_weighting, seated_hold_s=args.seated_hold_s)
+                          kind_weighting=args.kind_weighting, seated_hold_s=args.seated_hold_s,
+                          seated_endings=args.seated_endings)
     s = build_corpus(args.out, config, workers=args.workers)
     print(f"{args.out}: {s['clips']} clips ({s['clips_per_split']}), {s['motion_hours']:.2f} h of motion, "
           f"{s['action_kinds']} action kinds, {s['captions']} captions, {s['rewrites']} rewrites, "
@@ -109,6 +110,10 @@ def register(subparsers) -> None:
                         help="after a clip's final sit-down, sit still for a random 0 to this many seconds, so "
                              "a lone sit-down is not always shorter than sitting down and standing up "
                              "(default 0: the clip ends when the sit-down does)")
+    corpus.add_argument("--seated-endings", type=float, default=0.0, metavar="SHARE",
+                        help="share of clips drawn to end by sitting down, e.g. 0.1 (default 0: as the kind "
+                             "weighting draws them, about 2 in 100), so a model does not learn that every "
+                             "motion ends standing")
     corpus.set_defaults(func=_corpus)
 
     speak = commands.add_parser(

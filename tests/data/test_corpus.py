@@ -93,6 +93,9 @@ def test_bad_options_and_unwritable_folder(tmp_path):
         CorpusConfig(num_clips=1, kind_weighting="uniform")
     with pytest.raises(InputError, match="--seated-hold-s"):
         CorpusConfig(num_clips=1, seated_hold_s=-1.0)
+    for share in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError, match="--seated-endings"):
+            CorpusConfig(num_clips=1, seated_endings=share)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(InputError, match="cannot create folder"):  # works as root too, unlike chmod

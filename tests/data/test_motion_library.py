@@ -162,6 +162,25 @@ def test_a_final_sit_down_sits_still_for_a_random_while_and_nothing_else_changes
     assert compared >= 10
 
 
+def test_a_share_of_clips_is_drawn_to_end_seated():
+    def seated(clip) -> bool:
+        return clip.specs[-1].action_kind.end_pose == "sit"
+
+    rng = np.random.default_rng(3)
+    free = [sample_clip(rng) for _ in range(100)]
+    assert sum(map(seated, free)) < 10  # drawn freely, few clips end seated
+    rng = np.random.default_rng(3)
+    half = [sample_clip(rng, seated_endings=0.5) for _ in range(100)]
+    assert 35 <= sum(map(seated, half)) <= 65
+    for clip in half:
+        if seated(clip):
+            assert clip.joints[-1, 0, 1] < clip.joints[:, 0, 1].max() - 0.3  # the pelvis ends low
+    rng = np.random.default_rng(3)
+    for _ in range(30):  # every chain ends seated where one can: not after starting seated, then standing up
+        specs = sample_specs(rng, int(rng.integers(1, 4)), end_seated=True)
+        assert specs[-1].action_kind.end_pose == "sit" or specs[-1].kind == "stand_up"
+
+
 def test_skating_is_below_the_real_humanml3d_clip():
     real = _fixture_skate_ratio()
     rng = np.random.default_rng(4)

@@ -63,14 +63,14 @@ def corpus_codec() -> FeatureCodec:
 
 
 def draw_motion(rng: np.random.Generator, codec: FeatureCodec, weighting: str = "kinds",
-                seated_hold: int = 0) -> tuple[Clip, np.ndarray, PlausibilityReport]:
+                seated_hold: int = 0, seated_endings: float = 0.0) -> tuple[Clip, np.ndarray, PlausibilityReport]:
     """A random clip whose stored form is plausible: (clip, features (t-1 d), report of the stored joints).
 
     The check runs on the joints decoded from the features (what `new_joints` holds) against the
     motion they were encoded from, so a storage error is redrawn like an implausible motion.
     """
     for _ in range(MAX_DRAWS):
-        clip = sample_clip(rng, weighting=weighting, seated_hold=seated_hold)
+        clip = sample_clip(rng, weighting=weighting, seated_hold=seated_hold, seated_endings=seated_endings)
         features = codec.encode(clip.joints)  # (t-1 263)
         report = check_motion(codec.decode(features), MAX_SKATE_RATIO, encoded_from=codec.canonical_joints(clip.joints))
         if not report.problems:
@@ -91,6 +91,7 @@ class CorpusConfig:
     audio: bool = True
     kind_weighting: str = "kinds"  # training.data.sequences.KIND_WEIGHTINGS
     seated_hold_s: float = 0.0  # longest random sitting still after a clip's final sit-down
+    seated_endings: float = 0.0  # share of clips drawn to end seated (0: as the kind weighting draws them)
 
     def __post_init__(self) -> None:
         if self.kind_weighting not in KIND_WEIGHTINGS:
@@ -98,6 +99,8 @@ class CorpusConfig:
                              f"got {self.kind_weighting!r}")
         if not 0.0 <= self.seated_hold_s <= MAX_SEATED_HOLD_S:
             raise InputError(f"--seated-hold-s must be between 0 and {MAX_SEATED_HOLD_S:g}, got {self.seated_hold_s}")
+        if not 0.0 <= self.seated_endings <= 1.0:
+            raise InputError(f"--seated-endings must be a share between 0 and 1, got {self.seated_endings}")
         if not 1 <= self.num_clips <= MAX_CLIPS:
             raise InputError(f"--clips must be between 1 and {MAX_CLIPS}, got {self.num_clips}")
         if self.num_captions < 1 or self.num_rewrites < 1:
@@ -152,7 +155,8 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     split = split_of_clip(index)
     codec = corpus_codec()
     try:
-        clip, features, report = draw_motion(rng, codec, config.kind_weighting, round(config.seated_hold_s * FPS))
+        clip, features, report = draw_motion(rng, codec, config.kind_weighting, round(config.seated_hold_s * FPS),
+                                               config.seated_endings)
     except RuntimeError as exc:
         raise RuntimeError(f"clip {item}: {exc}") from None
     captions = describe_many(list(clip.specs), config.num_captions, rng)

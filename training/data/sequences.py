@@ -6,7 +6,9 @@ come out short are padded by standing (or sitting) still at the end; long ones a
 
 A sit-down that ends a clip may be followed by sitting still for a random while (`seated_hold`):
 without it a lone sit-down is always about 2 s and a sit-down-then-stand-up always longer, so a
-model given a longer clip for "sit down" fills it by standing up again.
+model given a longer clip for "sit down" fills it by standing up again. And a share of clips may be
+drawn to end seated (`seated_endings`): drawn freely, about 2 in 100 do, and a model trained on
+them stands up again at the end of "sit down".
 """
 
 from __future__ import annotations
@@ -48,16 +50,20 @@ def _draw_kind(candidates: list[ActionKind], rng: np.random.Generator, weighting
     return candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
 
 
-def sample_specs(rng: np.random.Generator, num_actions: int, weighting: str = "kinds") -> list[ActionSpec]:
-    """A random chain of `num_actions` actions whose start and end poses fit together (weighting: KIND_WEIGHTINGS)."""
+def sample_specs(rng: np.random.Generator, num_actions: int, weighting: str = "kinds",
+                 end_seated: bool = False) -> list[ActionSpec]:
+    """A random chain of `num_actions` actions whose start and end poses fit together (weighting: KIND_WEIGHTINGS);
+    with `end_seated`, its last action is one that ends seated wherever one can follow."""
     if not 1 <= num_actions <= MAX_ACTIONS:
         raise ValueError(f"num_actions must be 1..{MAX_ACTIONS}, got {num_actions}")
     if weighting not in KIND_WEIGHTINGS:
         raise ValueError(f"weighting must be one of {KIND_WEIGHTINGS}, got {weighting!r}")
     state = "sit" if rng.random() < 0.04 else "stand"
     specs: list[ActionSpec] = []
-    for _ in range(num_actions):
+    for position in range(num_actions):
         candidates = [k for k in ACTION_KINDS.values() if k.start_pose == state]  # after sit_down: stand_up
+        if end_seated and position == num_actions - 1:
+            candidates = [k for k in candidates if k.end_pose == "sit"] or candidates
         kind = _draw_kind(candidates, rng, weighting)
         specs.append(sample_spec(kind, rng))
         state = kind.end_pose
@@ -80,10 +86,15 @@ def sequence_track(specs: list[ActionSpec], rng: np.random.Generator, seated_hol
 
 
 def sample_clip(rng: np.random.Generator, max_tries: int = 100, weighting: str = "kinds",
-                seated_hold: int = 0) -> Clip:
-    """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long (see sequence_track for seated_hold)."""
+                seated_hold: int = 0, seated_endings: float = 0.0) -> Clip:
+    """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long (see sequence_track for seated_hold).
+
+    A share `seated_endings` of the clips is drawn to end seated; the draw for it is made only when
+    the share is above 0, so clips come out as without it then.
+    """
     for _ in range(max_tries):
-        specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)), weighting)
+        end_seated = seated_endings > 0 and rng.random() < seated_endings
+        specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)), weighting, end_seated)
         track = sequence_track(specs, rng, seated_hold)
         if track.num_frames <= MAX_FRAMES:
             return Clip(tuple(specs), render(track))
