@@ -89,6 +89,15 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_heard(heard: list[dict] | None) -> None:
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for step, h in enumerate(heard or (), 1):
+        print(f"  step {step}: heard {h['heard']:.3f}; done {share(h['done_when_heard'])} when heard, "
+              f"{share(h['done_when_not_heard'])} when not")
+
+
 def _eval_instructions(args: argparse.Namespace) -> int:
     import json
     from dataclasses import replace
@@ -100,6 +109,7 @@ def _eval_instructions(args: argparse.Namespace) -> int:
     from a2m_core.model import load_model
     from training.instruction_eval import (CASES, FIRST_SHARE, FPS, TWO_STEP_CASES, eval_voices,
                                            evaluate_instructions, speak_cases)
+    from training.instruction_slots import load_slot_probe
 
     output_path(args.report, (".json",), "--report")
     decoding = decoding_from(args)
@@ -117,26 +127,29 @@ def _eval_instructions(args: argparse.Namespace) -> int:
                          f"{model.config.max_frames / FPS:g} s (the model's longest motion)")
     if model.normalization is None:
         raise InputError(f"{args.model} has no Mean.npy/Std.npy: the benchmark needs a trained model")
+    probe = None if args.probe is None else load_slot_probe(args.probe, model)
     voices = eval_voices(args.voices_from, args.voices, seed=args.seed)
     speech = speak_cases(CASES + two_step, voices, progress=True)
     results = {"model": str(args.model), "voices": len(voices), "voices_from": args.voices_from, "length_s": args.length_s,
-               "decoding": decoding.to_dict(),
+               "decoding": decoding.to_dict(), "probe": None if args.probe is None else str(args.probe),
                "speakers": [v.speaker_id for v in voices], "cases": [c.instruction for c in CASES],
                "two_step": {"first_share": FIRST_SHARE, "cases": [c.instruction for c in two_step]}}
     conditions = (("clean", None), *((f"snr_{s:g}db", s) for s in args.noise_snr))
     for name, snr in conditions:
         result = evaluate_instructions(model, speech[:len(CASES)], noise_snr_db=snr, seed=args.seed,
-                                       length_s=args.length_s, decoding=decoding)
+                                       length_s=args.length_s, decoding=decoding, probe=probe)
         results[name] = result.to_dict()
         print(f"{name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance {result.chance:.3f})")
+        _print_heard(result.heard)
     for name, snr in conditions:
         result = evaluate_instructions(model, speech[len(CASES):], noise_snr_db=snr, seed=args.seed, cases=two_step,
-                                       length_s=args.length_s, decoding=decoding)
+                                       length_s=args.length_s, decoding=decoding, probe=probe)
         results["two_step"][name] = result.to_dict()
         first, second = result.per_step
         print(f"two-step {name}: accuracy {result.accuracy:.3f} over {result.num_trials} generations (chance "
               f"{result.chance:.3f}; first step {first:.3f}, second step {second:.3f}; mean length "
               f"{result.mean_length_s:.1f} s)")
+        _print_heard(result.heard)
     write_text(args.report, json.dumps(results, indent=2) + "\n")
     return 0
 
@@ -247,6 +260,10 @@ def register(subparsers) -> None:
     follow.add_argument("--two-step-template",
                         help="speak every two-step case in this phrasing, e.g. 'first {}, then {}' (default: each "
                              "case its own of '{}, then {}', 'first {}, then {}', '{} and then {}')")
+    follow.add_argument("--probe", type=Path, metavar="CHECKPOINT",
+                        help="a checkpoint of the condition run this model was trained from (RUN/checkpoints/step_N): "
+                             "its slot probe reads which actions the condition heard, so each step is reported as "
+                             "heard or not and done or not (heard but not done: lost in the decoders)")
     add_decoding_arguments(follow)
     follow.add_argument("--seed", type=int, default=0)
     follow.add_argument("--report", type=Path, required=True, help="output .json")

@@ -18,6 +18,10 @@ not shift the reference. Both orders of some pairs are asked for, and the window
 in the middle fifth, so a model that does the right actions in the wrong order fails where one
 action travels and mostly fails elsewhere.
 
+With a slot probe of the model's condition (training.instruction_slots.load_slot_probe), each step
+is also scored for what the condition heard: whether the probe reads the step's action in its
+place (HEARD_AS). Heard but not done is lost in the decoders; not heard, in the listening.
+
 Chance is measured, not assumed: the same checks run on the motions generated for *other*
 instructions of the benchmark (each case paired with the motion of every case that asks for a
 different action at every step, reversed pairs included) give the rate at which a check passes
@@ -176,6 +180,30 @@ TWO_STEP_CASES: tuple[TwoStepCase, ...] = (
 
 AnyCase = Case | TwoStepCase
 
+# What a condition-stage slot probe must read for a step of each kind: the corpus's action kinds that the
+# step's check accepts (training.data.spec), and the side or direction it asks for.
+HEARD_AS: dict[str, tuple[frozenset[str], str | None, str | None]] = {
+    "raise_right": (frozenset({"raise_arms", "wave"}), "right", None),
+    "raise_left": (frozenset({"raise_arms", "wave"}), "left", None),
+    **{f"walk_{d}": (frozenset({"walk"}), None, d) for d in ("forward", "backward", "left", "right")},
+    "kick_right": (frozenset({"kick"}), "right", None),
+    "kick_left": (frozenset({"kick"}), "left", None),
+    "sit": (frozenset({"sit_down"}), None, None),
+    "jump": (frozenset({"jump_in_place", "jump_forward"}), None, None),
+}
+
+
+def heard(case: AnyCase, reading: list[dict]) -> tuple[bool, ...]:
+    """Per step of a case: does the probe's reading (SlotProbe.read) name the step's action in its place?"""
+    def named(step: int, kind: str) -> bool:
+        if step >= len(reading):
+            return False
+        kinds, side, direction = HEARD_AS[kind]
+        action = reading[step]
+        return action["kind"] in kinds and side in (None, action["side"]) and direction in (None, action["direction"])
+
+    return tuple(named(step, kind) for step, kind in enumerate(case.steps))
+
 
 def chance_pairs(cases: tuple[AnyCase, ...]) -> list[tuple[int, int]]:
     """(case, motion of another case) pairs: each case with every case that differs in kind at every step."""
@@ -191,24 +219,43 @@ class BenchmarkResult:
     num_trials: int
     mean_length_s: float  # of the generated motions: a two-step instruction needs time for both
     per_step: list[float] | None = None  # two-step cases: pass rate of the first and of the second step
+    heard: list[dict] | None = None  # with a slot probe, per step: how often heard, and done when heard or not
 
     def to_dict(self) -> dict:
         out = {"accuracy": self.accuracy, "chance": self.chance, "per_case": self.per_case,
                "num_trials": self.num_trials, "mean_length_s": self.mean_length_s}
         if self.per_step is not None:
             out["per_step"] = self.per_step
+        if self.heard is not None:
+            out["heard"] = self.heard
         return out
 
 
-def score(cases: tuple[AnyCase, ...], joints: list[list[np.ndarray]]) -> BenchmarkResult:
-    """joints[c][v]: the motion generated for case c spoken by voice v -> accuracy and chance."""
+def _heard_and_done(heard_steps: np.ndarray, done_steps: np.ndarray) -> list[dict]:
+    """(trials steps) bools -> per step: share heard, and share done among the heard and the unheard trials."""
+    def share(done: np.ndarray) -> float | None:
+        return float(done.mean()) if done.size else None
+
+    return [{"heard": float(h.mean()), "done_when_heard": share(d[h]), "done_when_not_heard": share(d[~h]),
+             "trials": int(h.size)} for h, d in zip(heard_steps.T, done_steps.T)]
+
+
+def score(cases: tuple[AnyCase, ...], joints: list[list[np.ndarray]],
+          readings: list[list[list[dict]]] | None = None) -> BenchmarkResult:
+    """joints[c][v]: the motion generated for case c spoken by voice v -> accuracy and chance; with
+    readings[c][v], a slot probe's reading of the same utterance's condition, also what was heard."""
     steps = np.array([[case.passes(j) for j in joints[c]] for c, case in enumerate(cases)])  # (c v steps)
     passed = steps.all(-1)  # (c v)
     chance = np.mean([all(cases[i].passes(j)) for i, k in chance_pairs(cases) for j in joints[k]])
     per_case = {case.instruction: float(passed[c].mean()) for c, case in enumerate(cases)}
     per_step = steps.reshape(-1, steps.shape[-1]).mean(0).tolist() if steps.shape[-1] > 1 else None
     length = float(np.mean([len(j) for per_voice in joints for j in per_voice])) / FPS
-    return BenchmarkResult(float(passed.mean()), float(chance), per_case, int(passed.size), length, per_step)
+    heard_steps = None
+    if readings is not None:
+        was_heard = np.array([[heard(case, r) for r in readings[c]] for c, case in enumerate(cases)])  # (c v steps)
+        heard_steps = _heard_and_done(was_heard.reshape(-1, steps.shape[-1]), steps.reshape(-1, steps.shape[-1]))
+    return BenchmarkResult(float(passed.mean()), float(chance), per_case, int(passed.size), length, per_step,
+                           heard_steps)
 
 
 VOICE_SOURCES = ("test", "festival")
@@ -254,17 +301,33 @@ def speak_cases(cases: tuple[AnyCase, ...], voices: list, progress: bool = False
 
 def evaluate_instructions(model, speech: list[list[np.ndarray]], *, noise_snr_db: float | None = None, seed: int = 0,
                           cases: tuple[AnyCase, ...] = CASES, length_s: float | None = None,
-                          decoding: DecodingConfig = DecodingConfig()) -> BenchmarkResult:
+                          decoding: DecodingConfig = DecodingConfig(), probe=None) -> BenchmarkResult:
     """Generate motion for every spoken case and score it; its length predicted by the model, or
-    length_s seconds for every motion (what the decoders do given time, without the length predictor)."""
+    length_s seconds for every motion (what the decoders do given time, without the length predictor).
+    With probe (a SlotProbe of the model's condition), also score what the condition heard."""
     from training.data.augment import add_noise
 
     joints: list[list[np.ndarray]] = []
+    readings: list[list[list[dict]]] = []
     for c, spoken in enumerate(speech):
         clips = [add_noise(a, noise_snr_db, np.random.default_rng([seed, c, v])) if noise_snr_db is not None else a
                  for v, a in enumerate(spoken)]
         joints.append(generate_joints(model, clips, seed=seed * 1000 + c, length_s=length_s, decoding=decoding))
-    return score(cases, joints)
+        if probe is not None:
+            readings.append(read_condition(model, probe, clips))
+    return score(cases, joints, readings if probe is not None else None)
+
+
+def read_condition(model, probe, clips: list[np.ndarray]) -> list[list[dict]]:
+    """16 kHz utterances -> the actions a slot probe reads in the model's condition of each (SlotProbe.read)."""
+    import torch
+
+    from a2m_core.decoding import pad_audio
+    from training.instruction_slots import pooled_condition
+
+    audio, lens = pad_audio(clips)
+    with torch.no_grad():
+        return probe.read(pooled_condition(*model.encode_audio(audio, lens)))
 
 
 def generate_joints(model, clips: list[np.ndarray], *, seed: int = 0, length_s: float | None = None,

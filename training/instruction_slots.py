@@ -110,6 +110,58 @@ class SlotProbe(nn.Module):
         return {"slots": torch.stack(losses).sum(), "kind_acc": kind_correct}
 
 
+    def read(self, pooled: Tensor) -> list[list[dict]]:
+        """(b d) -> per item, the actions it reads in order: {field: value} per slot, up to the first
+        slot it reads as empty."""
+        best = [logits.argmax(-1) for logits in self(pooled)]  # per field (b slots)
+        readings = []
+        for row in range(pooled.shape[0]):
+            actions = []
+            for slot in range(NUM_SLOTS):
+                action = {field: classes[int(b[row, slot])] for (field, classes), b in zip(SLOT_FIELDS.items(), best)}
+                if action["kind"] is None:
+                    break
+                actions.append(action)
+            readings.append(actions)
+        return readings
+
+
+def load_slot_probe(checkpoint: str | Path, model) -> SlotProbe:
+    """The slot probe of a condition-stage checkpoint (RUN/checkpoints/step_N), to read what `model`'s
+    condition holds.
+
+    A linear probe reads only the condition it was trained with, so a checkpoint whose condition
+    weights are not the model's (within float16 rounding: a shipped model stores float16) is refused.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from training.loop import WEIGHTS
+
+    path = Path(checkpoint) / WEIGHTS
+    if not path.is_file():
+        raise InputError(f"{path} not found: give a condition-stage checkpoint folder, RUN/checkpoints/step_N")
+    try:
+        weights = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path} cannot be read as safetensors ({exc}): the checkpoint is damaged") from exc
+    probe_weights = {k.removeprefix("slot_probe."): v for k, v in weights.items() if k.startswith("slot_probe.")}
+    if not probe_weights:
+        raise InputError(f"{path} holds no slot probe: give a checkpoint of the condition stage (`a2m train condition`)")
+    for name, value in model.condition.state_dict().items():
+        stored = weights.get(f"model.condition.{name}")
+        if stored is None or stored.shape != value.shape or not torch.allclose(stored.float(), value.float(),
+                                                                               rtol=1e-3, atol=1e-4):
+            raise InputError(f"{path} was trained with another condition than the model's (condition.{name} "
+                             "differs): give the checkpoint of the condition run this model was trained from")
+    probe = SlotProbe(model.config.condition.dim)
+    try:
+        probe.load_state_dict(probe_weights)
+    except RuntimeError as exc:
+        raise InputError(f"{path}: its slot probe does not fit this a2m's slots ({exc})") from exc
+    return probe.eval()
+
+
 def pooled_condition(cond: Tensor, cond_valid: Tensor) -> Tensor:
     """Mean of the valid condition tokens: (b m d), (b m) -> (b d)."""
     weight = cond_valid.to(cond.dtype)[..., None]  # (b m 1)

@@ -12,8 +12,8 @@ import torch
 from a2m_core.errors import InputError
 from a2m_core.model import load_model, preset_model, save_model
 from training.data.augment import speech_augment
-from training.instruction_slots import (NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, WordProbe, pooled_condition,
-                                       slot_targets)
+from training.instruction_slots import (NUM_SLOTS, SLOT_FIELDS, ClipSlots, SlotProbe, WordProbe, load_slot_probe,
+                                       pooled_condition, slot_targets)
 from training.loop import LoopConfig
 from training.runner import RunConfig, run_stage
 
@@ -94,6 +94,10 @@ def test_condition_then_decoders_train_their_own_parts(tiny_corpus, tmp_path):
     assert moved(init, cond, "frontend") and moved(init, cond, "condition") and not moved(init, cond, "masked")
     assert not moved(cond, dec, "frontend") and not moved(cond, dec, "condition")
     assert moved(cond, dec, "masked") and moved(cond, dec, "residual") and moved(cond, dec, "length_predictor")
+    checkpoint = tmp_path / "cond" / "checkpoints" / "step_0000003"  # its slot probe reads this condition only
+    assert load_slot_probe(checkpoint, dec).proj.weight.shape[1] == model.config.condition.dim
+    with pytest.raises(InputError, match="another condition"):
+        load_slot_probe(checkpoint, init)
     cached = np.load(next((tmp_path / "dec" / "feature_cache").rglob("*.npy")))
     assert cached.shape == (model.config.condition.num_cond_tokens, model.config.condition.dim)
 

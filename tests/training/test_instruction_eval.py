@@ -7,14 +7,18 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from a2m_cli.main import main
-from a2m_core.model import preset_model, save_model
+from a2m_core.errors import InputError
+from a2m_core.model import load_model, preset_model, save_model
 from training.data.sequences import sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import render
 from training.instruction_eval import (CASES, TWO_STEP_CASES, Case, TwoStepCase, chance_pairs, eval_voices, foot_kicked,
-                                       hand_raised, jumps, score, sits, travels)
+                                       hand_raised, heard, jumps, score, sits, travels)
+from training.instruction_slots import SLOT_FIELDS, SlotProbe, load_slot_probe
 
 
 def _joints(kind: str, seed: int = 0, **params) -> np.ndarray:
@@ -66,12 +70,13 @@ def test_benchmark_pairs_every_side_and_direction():
     assert {"walk_forward", "walk_backward", "walk_left", "walk_right"} <= kinds
 
 
-# how the corpus says each step of the two-step cases (one of these, its other fields drawn at random)
+# how the corpus says each step of the benchmark's cases (one of these, its other fields drawn at random)
 _STEP_SPECS = {"raise_right": (("wave", {"side": "right"}), ("raise_arms", {"side": "right"})),
                "raise_left": (("wave", {"side": "left"}), ("raise_arms", {"side": "left"})),
                "walk_forward": (("walk", {"direction": "forward", "count": 8}),),
                "walk_backward": (("walk", {"direction": "backward", "count": 8}),),
                "walk_left": (("walk", {"direction": "left", "count": 8}),),
+               "walk_right": (("walk", {"direction": "right", "count": 8}),),
                "kick_right": (("kick", {"side": "right"}),), "kick_left": (("kick", {"side": "left"}),),
                "jump": (("jump_in_place", {"count": 1}),), "sit": (("sit_down", {}),)}
 
@@ -118,6 +123,81 @@ def test_two_step_chance_pairs_differ_at_every_step_and_include_the_reversed_ord
     assert result.chance == 0.5  # the first case's check passes on the motion generated for the second
 
 
+def _reading(*steps: str) -> list[dict]:
+    """A slot probe's reading of the corpus's way of saying these steps (the first of _STEP_SPECS each)."""
+    actions = []
+    for step in steps:
+        kind, fields = _STEP_SPECS[step][0]
+        actions.append({"kind": kind, "side": None, "direction": None, "count": None, "speed": "normal", **fields})
+    return actions
+
+
+def test_heard_names_each_step_in_its_place():
+    walk_then_wave = TWO_STEP_CASES[0]
+    assert walk_then_wave.steps == ("walk_forward", "raise_right")
+    assert heard(walk_then_wave, _reading("walk_forward", "raise_right")) == (True, True)
+    assert heard(walk_then_wave, _reading("raise_right", "walk_forward")) == (False, False)  # the wrong order
+    assert heard(walk_then_wave, _reading("walk_forward")) == (True, False)  # the second action not heard
+    assert heard(walk_then_wave, _reading("walk_backward", "raise_left")) == (False, False)  # the mirror
+    for case in CASES + TWO_STEP_CASES:  # every way the corpus says a step is heard as that step
+        for step, kind in enumerate(case.steps):
+            for name, fields in _STEP_SPECS[kind]:
+                reading = _reading(*case.steps)
+                reading[step] = {**reading[step], "kind": name, **fields}
+                assert heard(case, reading)[step], (case.instruction, name)
+
+
+def test_score_tells_heard_from_done():
+    up, walk = _joints("raise_arms", side="right"), _joints("walk", direction="forward", count=8)
+    cases = (Case("raise_right", "raise your right hand", hand_raised("right")),
+             Case("walk_forward", "walk forward", travels("forward")))
+    readings = [[_reading("raise_right"), _reading("walk_forward")], [_reading("walk_forward"), []]]
+    result = score(cases, [[up, walk], [walk, walk]], readings)
+    # heard 2 of 4, both done; of the other two, a "raise" heard as a walk walked, and an unheard walk walked
+    assert result.heard == [{"heard": 0.5, "done_when_heard": 1.0, "done_when_not_heard": 0.5, "trials": 4}]
+    assert score(cases, [[up, walk], [walk, walk]]).heard is None
+
+
+def test_slot_probe_reads_actions_in_order_up_to_the_first_empty_slot():
+    probe = SlotProbe(4)
+    with torch.no_grad():
+        probe.proj.weight.zero_()
+        bias = probe.proj.bias.view(3, -1)  # (slots, classes of every field)
+        bias.fill_(-10.0)
+        offsets = np.cumsum([0, *(len(c) for c in SLOT_FIELDS.values())])
+        wanted = [{"kind": "walk", "direction": "backward"}, {"kind": "wave", "side": "left"}, {}]
+        for slot, fields in enumerate(wanted):
+            for f, (field, classes) in enumerate(SLOT_FIELDS.items()):
+                bias[slot, offsets[f] + classes.index(fields.get(field))] = 10.0
+    (reading,) = probe.read(torch.zeros(1, 4))
+    assert [(a["kind"], a["side"], a["direction"]) for a in reading] == [("walk", None, "backward"),
+                                                                         ("wave", "left", None)]
+
+
+def test_slot_probe_loads_only_for_the_condition_it_was_trained_with(tmp_path):
+    model, other = preset_model("tiny"), preset_model("tiny")
+    with torch.no_grad():
+        for p in other.condition.parameters():
+            p.add_(0.5)
+    probe = SlotProbe(model.config.condition.dim)
+    checkpoint = tmp_path / "step_0000010"
+    checkpoint.mkdir()
+    save_file({**{f"model.condition.{k}": v for k, v in model.condition.state_dict().items()},
+               **{f"slot_probe.{k}": v for k, v in probe.state_dict().items()}}, checkpoint / "weights.safetensors")
+    loaded = load_slot_probe(checkpoint, model)
+    assert torch.equal(loaded.proj.weight, probe.proj.weight)
+    with pytest.raises(InputError, match="another condition"):
+        load_slot_probe(checkpoint, other)
+    with pytest.raises(InputError, match="not found"):
+        load_slot_probe(tmp_path, model)
+    save_file({"model.x": torch.zeros(1)}, tmp_path / "weights.safetensors")
+    with pytest.raises(InputError, match="no slot probe"):
+        load_slot_probe(tmp_path, model)
+    (tmp_path / "weights.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(InputError, match="cannot be read"):
+        load_slot_probe(tmp_path, model)
+
+
 def test_benchmark_voices_are_never_heard_in_training():
     from a2m_core.audio.speech import FESTIVAL_VOICES
     from training.data.voices import voice_pool, voices_for_split
@@ -144,9 +224,17 @@ def tiny_model(tmp_path):
 @pytest.mark.slow
 def test_eval_instructions_reports_single_and_two_step_sets(tiny_model, tmp_path, capsys):
     report = tmp_path / "out" / "instructions.json"
+    model = load_model(tiny_model)  # a condition checkpoint of its condition, as the condition stage writes one
+    probe = tmp_path / "cond" / "checkpoints" / "step_0000010"
+    probe.mkdir(parents=True)
+    save_file({**{f"model.condition.{k}": v for k, v in model.condition.state_dict().items()},
+               **{f"slot_probe.{k}": v for k, v in SlotProbe(model.config.condition.dim).state_dict().items()}},
+              probe / "weights.safetensors")
     assert main(["eval-instructions", "--model", str(tiny_model), "--voices", "1", "--noise-snr", "10",
-                 "--report", str(report)]) == 0
+                 "--probe", str(probe), "--report", str(report)]) == 0
     result = json.loads(report.read_text())
+    assert result["probe"] == str(probe) and result["clean"]["heard"][0]["trials"] == len(CASES)
+    assert [h["trials"] for h in result["two_step"]["snr_10db"]["heard"]] == [len(TWO_STEP_CASES)] * 2
     assert result["voices_from"] == "test" and len(result["speakers"]) == 1
     assert result["clean"]["num_trials"] == len(CASES) and "snr_10db" in result
     two = result["two_step"]
@@ -155,7 +243,7 @@ def test_eval_instructions_reports_single_and_two_step_sets(tiny_model, tmp_path
         assert two[name]["num_trials"] == len(TWO_STEP_CASES) and len(two[name]["per_step"]) == 2
         assert 0 <= two[name]["chance"] <= 1 and two[name]["mean_length_s"] > 0
     out = capsys.readouterr().out
-    assert "two-step clean: accuracy" in out and "first step" in out
+    assert "two-step clean: accuracy" in out and "first step" in out and "  step 2: heard" in out
 
 
 def test_eval_instructions_rejects_no_voices_before_speaking(tiny_model, tmp_path, capsys):
