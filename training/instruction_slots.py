@@ -109,7 +109,6 @@ class SlotProbe(nn.Module):
         kind_correct = (kind_logits.argmax(-1) == targets[..., 0])[real].float().mean()
         return {"slots": torch.stack(losses).sum(), "kind_acc": kind_correct}
 
-
     def read(self, pooled: Tensor) -> list[list[dict]]:
         """(b d) -> per item, the actions it reads in order: {field: value} per slot, up to the first
         slot it reads as empty."""
