@@ -15,6 +15,10 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
                         help="guidance scale of the residual layers (default 5; 1 skips the unconditional pass)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
     parser.add_argument("--topk", type=int, help="sample only among the k most likely codes (default: all)")
+    parser.add_argument("--length-quantile", type=float, default=0.7,
+                        help="where no length is given, the motion lasts this quantile of the length predictor's "
+                             "distribution, in (0, 1) (default 0.7: instructions that name no count or pace get "
+                             "their longer readings; 0.5: the median)")
 
 
 def decoding_from(args: argparse.Namespace):
@@ -23,6 +27,6 @@ def decoding_from(args: argparse.Namespace):
 
     try:
         return DecodingConfig(num_iters=args.num_iters, cfg_scale=args.cfg_scale, res_cfg_scale=args.res_cfg_scale,
-                              temperature=args.temperature, topk=args.topk)
+                              temperature=args.temperature, topk=args.topk, length_quantile=args.length_quantile)
     except ValueError as exc:
-        raise InputError(f"{exc}: fix --num-iters, --temperature or --topk") from None
+        raise InputError(f"{exc}: fix --num-iters, --temperature, --topk or --length-quantile") from None

@@ -103,9 +103,11 @@ def top_k_filter(logits: Tensor, k: int | None) -> Tensor:
 
 
 def _check(model: AudioToMotion, cond: Tensor, lengths: Tensor | None, noise: Tensor | None, num_iters: int,
-           temperature: float) -> None:
+           temperature: float, length_quantile: float) -> None:
     if num_iters < 1 or not temperature > 0:
         raise InputError(f"need num_iters >= 1 and temperature > 0, got {num_iters} and {temperature}")
+    if not 0.0 < length_quantile < 1.0:
+        raise InputError(f"length_quantile must be in (0, 1), got {length_quantile}")
     if lengths is not None and (lengths.shape != (cond.shape[0],) or lengths.is_floating_point()):
         raise InputError(f"lengths must be integer frames, one per batch row, got {lengths.dtype} {tuple(lengths.shape)}")
     if lengths is not None and (int(lengths.min()) < 1 or int(lengths.max()) > model.config.max_frames):
@@ -129,22 +131,24 @@ def generate_from_condition(
     res_cfg_scale: float = 5.0,
     temperature: float = 1.0,
     topk: int | None = None,
+    length_quantile: float = 0.7,
     num_positions: int | None = None,
 ) -> Generated:
     """cond (b m d), cond_valid (b m) -> Generated(tokens (b n q), features (b n*4 f), lengths (b)).
 
-    lengths (b) int64 frames, rounded down to whole tokens (4 frames), or None: predicted from
-    the condition. noise: see the module docstring; None draws fresh noise. num_positions fixes
-    the padded token count n (export uses max_tokens); None uses the longest length in the batch.
+    lengths (b) int64 frames, rounded down to whole tokens (4 frames), or None: the length_quantile
+    of the length predictor's distribution. noise: see the module docstring; None draws fresh
+    noise. num_positions fixes the padded token count n (export uses max_tokens); None uses the
+    longest length in the batch.
     """
-    _check(model, cond, lengths, noise, num_iters, temperature)
+    _check(model, cond, lengths, noise, num_iters, temperature, length_quantile)
     cfg = model.config
     down = cfg.rvq_vae.downsample
     b = cond.shape[0]
     if noise is None:
         noise = make_noise(model, b, num_iters, device=cond.device)
     if lengths is None:
-        num_tokens = model.length_predictor.predict(cond, cond_valid)  # (b)
+        num_tokens = model.length_predictor.predict(cond, cond_valid, length_quantile)  # (b)
     else:
         num_tokens = torch.div(lengths, down, rounding_mode="floor").clamp(1, cfg.masked.max_tokens)
     n = num_positions if num_positions is not None else int(num_tokens.max())
@@ -194,7 +198,7 @@ def generate(
     """audio (b s) float 16 kHz mono, zero padded; audio_lens (b) -> Generated.
 
     Options as in generate_from_condition: num_iters=10, cfg_scale=4.0, res_cfg_scale=5.0,
-    temperature=1.0, topk=None, num_positions=None.
+    temperature=1.0, topk=None, length_quantile=0.7, num_positions=None.
     """
     cond, cond_valid = model.encode_audio(audio, audio_lens)
     return generate_from_condition(model, cond, cond_valid, lengths, noise, **options)

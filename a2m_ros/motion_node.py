@@ -136,7 +136,9 @@ def declare_config(node: Node) -> MotionNodeConfig:
             res_cfg_scale=declare(node, "residual_guidance_scale", g.res_cfg_scale,
                                   "Classifier-free guidance, residual layers", 0.0, 20.0),
             temperature=declare(node, "temperature", g.temperature, "Sampling temperature", 0.01, 10.0),
-            topk=declare(node, "top_k", 0, "Sample among the k likeliest tokens only; 0: all", 0, 65536) or None),
+            topk=declare(node, "top_k", 0, "Sample among the k likeliest tokens only; 0: all", 0, 65536) or None,
+            length_quantile=declare(node, "length_quantile", g.length_quantile, "The motion lasts this quantile of "
+                                    "the length predictor's distribution (0.5: the median)", 0.05, 0.95)),
         seed=declare(node, "seed", 0, "Seed of utterance 1; utterance i uses seed + i - 1", 0, 2**31 - 1),
         queue_size=declare(node, "queue_size", 2, "Utterances waiting for generation; more are rejected", 1, 100),
         frame_id=declare(node, "frame_id", "world", "Frame of joint_trajectory and skeleton_markers (the URDF's root link)"),

@@ -219,8 +219,7 @@ class _MotionSampler:
         lengths = torch.tensor([u.length for u in batch])
         decoding = self.config.decoding
         noise = make_noise(model, len(batch), decoding.num_iters, seed=seed)
-        options = dict(num_iters=decoding.num_iters, cfg_scale=decoding.cfg_scale,
-                       res_cfg_scale=decoding.res_cfg_scale, temperature=decoding.temperature, topk=decoding.topk)
+        options = decoding.to_dict()
         started = time.perf_counter()
         if model.config.condition_input == "text":
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
@@ -242,13 +241,15 @@ class _MotionSampler:
 
     @torch.no_grad()
     def predicted_frames(self, batch: list[_Utterance]) -> np.ndarray:
-        """The motion length (frames) the model's length predictor gives each utterance (eager PyTorch)."""
+        """The motion length (frames) the model's length predictor gives each utterance at the decoding's
+        length quantile (eager PyTorch)."""
         model = self.model
         if model.config.condition_input == "text":
             cond, cond_valid = model.encode_text([u.instruction for u in batch])
         else:
             cond, cond_valid = model.encode_audio(*pad_audio([u.audio for u in batch]))
-        return (model.length_predictor.predict(cond, cond_valid) * model.config.rvq_vae.downsample).numpy()
+        quantile = self.config.decoding.length_quantile
+        return (model.length_predictor.predict(cond, cond_valid, quantile) * model.config.rvq_vae.downsample).numpy()
 
 
 def _onnx_graphs(model, model_dir: str | Path, onnx_dir: Path, config: EvalConfig):
@@ -401,7 +402,8 @@ def write_report(result: dict, path: str | Path, command: str) -> tuple[Path, Pa
                      f"in {cascade['nothing_heard']}) -> text model")
     lines = [f"# Evaluation of {result['model']}", "", f"`{command}`", "",
              f"Data {result['data']} ({', '.join(conditions)}); evaluator {result['evaluator']}; "
-             f"{condition}; ground-truth lengths (the length predictor's: {lengths['predicted_s']:.2f} s on "
+             f"{condition}; ground-truth lengths (the length predictor's at quantile "
+             f"{config['decoding'].get('length_quantile', 0.5):g}: {lengths['predicted_s']:.2f} s on "
              f"average where the clips last {lengths['true_s']:.2f} s, ratio {lengths['ratio']:.2f}); generated with "
              f"{result.get('generated_with', 'PyTorch')}, {result['samples_per_s']:.2f} samples/s here.", "",
              "| metric | generated | real motion |", "|---|---|---|"]

@@ -40,16 +40,18 @@ class LengthPredictor(nn.Module):
     def forward(self, cond: Tensor, cond_valid: Tensor) -> Tensor:
         return self.net(masked_mean(cond, cond_valid))
 
-    def predict(self, cond: Tensor, cond_valid: Tensor) -> Tensor:
-        """The median token count of the predicted distribution (b) int64 in 1..max_tokens.
+    def predict(self, cond: Tensor, cond_valid: Tensor, quantile: float = 0.5) -> Tensor:
+        """The token count at `quantile` of the predicted distribution (b) int64 in 1..max_tokens.
 
         Not the most likely one: training data pad every short action to the shortest clip, so the
         distribution has a spike there, and where the condition is unsure (walking left: a turn, then
-        a walk) the mode picks that spike although most of the mass lies at twice the length.
+        a walk) the mode picks that spike although most of the mass lies at twice the length. Decoding
+        asks for a quantile above the median (DecodingConfig.length_quantile): an instruction that
+        names no count or pace spreads its mass over every count the corpus gives it.
         """
         probs = self(cond, cond_valid).softmax(-1)  # (b max_tokens)
-        below_half = (probs.cumsum(-1) < 0.5).sum(-1)  # classes before the median
-        return below_half.clamp(max=self.config.max_tokens - 1) + 1
+        below = (probs.cumsum(-1) < quantile).sum(-1)  # classes before the quantile
+        return below.clamp(max=self.config.max_tokens - 1) + 1
 
     def loss(self, cond: Tensor, cond_valid: Tensor, num_tokens: Tensor) -> Tensor:
         """Cross entropy against true token counts num_tokens (b) (clamped to 1..max_tokens)."""

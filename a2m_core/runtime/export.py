@@ -44,7 +44,7 @@ from a2m_core.runtime.interface import (
 )
 
 EXPORT_FORMAT = "a2m-onnx"
-EXPORT_FORMAT_VERSION = 3  # 2: the graph predicts the median length, not the mode; 3: clip ends decoded held
+EXPORT_FORMAT_VERSION = 4  # 2: the median length, not the mode; 3: clip ends decoded held; 4: decoding.length_quantile
 CONDITION_FILE, MOTION_FILE, META_FILE = "condition.onnx", "motion.onnx", "export.json"
 DEFAULT_OPSET = 18
 MODEL_FILES = ("config.json", "model.safetensors", "Mean.npy", "Std.npy")  # a2m_core.model.io names

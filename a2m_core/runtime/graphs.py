@@ -66,11 +66,9 @@ class MotionGraph(nn.Module):
                 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         model, d = self.model, self.decoding
         down = model.config.rvq_vae.downsample
-        predicted = model.length_predictor.predict(cond, cond_valid) * down  # (b) frames
+        predicted = model.length_predictor.predict(cond, cond_valid, d.length_quantile) * down  # (b) frames
         frames = torch.where(lengths > 0, lengths, predicted)
-        out = generate_from_condition(model, cond, cond_valid, frames, noise, num_iters=d.num_iters,
-                                      cfg_scale=d.cfg_scale, res_cfg_scale=d.res_cfg_scale,
-                                      temperature=d.temperature, topk=d.topk,
+        out = generate_from_condition(model, cond, cond_valid, frames, noise, **d.to_dict(),
                                       num_positions=model.config.masked.max_tokens)
         valid = torch.arange(out.features.shape[1], device=cond.device)[None, :] < out.lengths[:, None]  # (b t)
         features = torch.where(valid[..., None], out.features * self.std + self.mean,

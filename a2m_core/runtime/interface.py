@@ -20,13 +20,18 @@ MOTION_OUTPUTS = ("tokens", "features", "joints", "motion_lengths")
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    """Decoding settings baked into graph (b) (paper: 10 iterations, guidance 4 base / 5 residual)."""
+    """Decoding settings baked into graph (b) (paper: 10 iterations, guidance 4 base / 5 residual).
+
+    length_quantile: where no length is given, the motion lasts this quantile of the length
+    predictor's distribution (docs/model.md).
+    """
 
     num_iters: int = 10
     cfg_scale: float = 4.0
     res_cfg_scale: float = 5.0
     temperature: float = 1.0
     topk: int | None = None
+    length_quantile: float = 0.7
 
     def __post_init__(self) -> None:
         if self.num_iters < 1:
@@ -35,6 +40,8 @@ class DecodingConfig:
             raise ValueError(f"DecodingConfig.temperature must be > 0, got {self.temperature}")
         if self.topk is not None and self.topk < 1:
             raise ValueError(f"DecodingConfig.topk must be >= 1 or None, got {self.topk}")
+        if not 0.0 < self.length_quantile < 1.0:
+            raise ValueError(f"DecodingConfig.length_quantile must be in (0, 1), got {self.length_quantile}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -119,6 +119,14 @@ def test_predicted_lengths_are_in_range(tiny):
     assert (out.lengths % 4 == 0).all()
 
 
+def test_a_higher_length_quantile_never_gives_a_shorter_motion(tiny):
+    audio, lens = _audio(4)
+    noise = make_noise(tiny, 4, seed=0)
+    lengths = [generate(tiny, audio, lens, noise=noise, length_quantile=q).lengths for q in (0.1, 0.5, 0.9)]
+    assert (lengths[0] <= lengths[1]).all() and (lengths[1] <= lengths[2]).all()
+    assert (lengths[0] < lengths[2]).all()  # a random model spreads its mass over many lengths
+
+
 def test_zero_noise_is_greedy_and_each_step_uses_its_own_noise_slice(tiny):
     audio, lens = _audio(1)
     lengths = torch.tensor([32])
@@ -169,6 +177,8 @@ def test_bad_lengths_and_noise_are_input_errors(tiny):
         generate(tiny, audio, lens, torch.tensor([40]), torch.zeros(1, 2, 3, 4))
     with pytest.raises(InputError, match="temperature"):
         generate(tiny, audio, lens, torch.tensor([40]), temperature=0.0)
+    with pytest.raises(InputError, match="length_quantile must be in"):
+        generate(tiny, audio, lens, length_quantile=1.0)
 
 
 def test_pad_audio_zero_pads_utterances_of_any_length_and_dtype():

@@ -119,7 +119,7 @@ def test_length_predictor_classes_are_token_counts():
     assert predictor.predict(cond, cond_valid).tolist() == [1, 7, 12]
 
 
-def test_predicted_length_is_the_median_not_a_spike_below_most_of_the_mass():
+def test_predicted_length_is_a_quantile_not_a_spike_below_most_of_the_mass():
     predictor = LengthPredictor(LengthPredictorConfig(cond_dim=8, dim=16, max_tokens=12, dropout=0.0))
     probs = torch.zeros(2, 12)
     probs[0, 1] = 0.3  # a spike at 2 tokens, 0.7 spread over 7-12 tokens: the median is 8
@@ -128,3 +128,4 @@ def test_predicted_length_is_the_median_not_a_spike_below_most_of_the_mass():
     predictor.forward = lambda cond, cond_valid: probs.log()
     cond, cond_valid = _cond(2)
     assert predictor.predict(cond, cond_valid).tolist() == [8, 12]  # argmax would say [2, 12]
+    assert predictor.predict(cond, cond_valid, quantile=0.7).tolist() == [10, 12]  # cumulative 0.65 at 9 tokens

@@ -254,6 +254,8 @@ def test_eval_instructions_rejects_no_voices_before_speaking(tiny_model, tmp_pat
     assert "--length-s 0.0: expected more than 0" in capsys.readouterr().err and not report.exists()
     assert main(["eval-instructions", "--model", str(tiny_model), "--num-iters", "0", "--report", str(report)]) == 2
     assert "fix --num-iters" in capsys.readouterr().err and not report.exists()
+    assert main(["eval-instructions", "--model", str(tiny_model), "--length-quantile", "1", "--report", str(report)]) == 2
+    assert "length_quantile must be in (0, 1), got 1.0" in capsys.readouterr().err and not report.exists()
     assert main(["eval-instructions", "--model", str(tiny_model), "--two-step-template", "{} then",
                  "--report", str(report)]) == 2
     assert "expected two {} for the two instructions" in capsys.readouterr().err and not report.exists()
