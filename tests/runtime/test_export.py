@@ -127,6 +127,25 @@ def test_topk_exports_as_a_constant_k(tiny_model_dir, tmp_path):
     assert tensorrt_problems(exported) == []
 
 
+def test_graph_b_predicts_lengths_at_its_decoding_length_quantile(tiny_model_dir):
+    """lengths <= 0 ask graph (b) for the predicted length, at the quantile baked in with the decoding."""
+    from a2m_core.decoding import make_noise
+    from a2m_core.runtime.graphs import MotionGraph
+    from a2m_core.runtime.interface import DecodingConfig
+
+    model = load_model(tiny_model_dir)
+    cond, valid = torch.randn(3, 1, 32, generator=torch.Generator().manual_seed(0)), torch.ones(3, 1, dtype=torch.bool)
+    noise = make_noise(model, 3, 2, seed=0)
+    lengths = {}
+    for q in (0.1, 0.9):
+        graph = MotionGraph(model, DecodingConfig(num_iters=2, length_quantile=q)).eval()
+        with torch.no_grad():
+            lengths[q] = graph(cond, valid, torch.tensor([0, 0, 40]), noise)[3]
+    expected = {q: model.length_predictor.predict(cond, valid, q) * model.config.rvq_vae.downsample for q in (0.1, 0.9)}
+    assert torch.equal(lengths[0.1][:2], expected[0.1][:2]) and torch.equal(lengths[0.9][:2], expected[0.9][:2])
+    assert (lengths[0.1][:2] < lengths[0.9][:2]).all() and lengths[0.1][2] == lengths[0.9][2] == 40
+
+
 def test_cli_refuses_a_missing_model(tmp_path, capsys):
     assert main(["export", "onnx", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
