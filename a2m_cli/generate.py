@@ -76,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", type=Path, required=True, help="audio file: WAV, FLAC or OGG")
     p.add_argument("--out", type=Path, required=True,
                    help="output .npy of motion features (frames, 263); dataset units when the model has Mean/Std")
-    p.add_argument("--length", type=int, help="motion length in frames (default: predicted from the audio)")
+    p.add_argument("--length", type=int,
+                   help="motion length in frames (default: predicted from the audio, see --length-quantile)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling noise (default 0)")
     p.add_argument("--joints", type=Path, help="also write joint positions (frames, joints, 3) .npy, Y up, metres")
     p.add_argument("--video", type=Path, help="also render a video (.mp4 or .gif)")
