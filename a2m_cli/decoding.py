@@ -15,9 +15,9 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
                         help="guidance scale of the residual layers (default 5; 1 skips the unconditional pass)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
     parser.add_argument("--topk", type=int, help="sample only among the k most likely codes (default: all)")
-    parser.add_argument("--length-quantile", type=float, default=0.7,
+    parser.add_argument("--length-quantile", type=float, default=0.65,
                         help="where no length is given, the motion lasts this quantile of the length predictor's "
-                             "distribution, in (0, 1) (default 0.7: instructions that name no count or pace get "
+                             "distribution, in (0, 1) (default 0.65: instructions that name no count or pace get "
                              "their longer readings; 0.5: the median)")
 
 

@@ -131,7 +131,7 @@ def generate_from_condition(
     res_cfg_scale: float = 5.0,
     temperature: float = 1.0,
     topk: int | None = None,
-    length_quantile: float = 0.7,
+    length_quantile: float = 0.65,
     num_positions: int | None = None,
 ) -> Generated:
     """cond (b m d), cond_valid (b m) -> Generated(tokens (b n q), features (b n*4 f), lengths (b)).
@@ -198,7 +198,7 @@ def generate(
     """audio (b s) float 16 kHz mono, zero padded; audio_lens (b) -> Generated.
 
     Options as in generate_from_condition: num_iters=10, cfg_scale=4.0, res_cfg_scale=5.0,
-    temperature=1.0, topk=None, length_quantile=0.7, num_positions=None.
+    temperature=1.0, topk=None, length_quantile=0.65, num_positions=None.
     """
     cond, cond_valid = model.encode_audio(audio, audio_lens)
     return generate_from_condition(model, cond, cond_valid, lengths, noise, **options)

@@ -31,7 +31,7 @@ class DecodingConfig:
     res_cfg_scale: float = 5.0
     temperature: float = 1.0
     topk: int | None = None
-    length_quantile: float = 0.7
+    length_quantile: float = 0.65
 
     def __post_init__(self) -> None:
         if self.num_iters < 1:
