@@ -218,12 +218,14 @@ class BenchmarkResult:
     per_case: dict[str, float]
     num_trials: int
     mean_length_s: float  # of the generated motions: a two-step instruction needs time for both
+    per_case_length_s: dict[str, float]  # mean length per case: a walk too short to cover its distance shows here
     per_step: list[float] | None = None  # two-step cases: pass rate of the first and of the second step
     heard: list[dict] | None = None  # with a slot probe, per step: how often heard, and done when heard or not
 
     def to_dict(self) -> dict:
         out = {"accuracy": self.accuracy, "chance": self.chance, "per_case": self.per_case,
-               "num_trials": self.num_trials, "mean_length_s": self.mean_length_s}
+               "num_trials": self.num_trials, "mean_length_s": self.mean_length_s,
+               "per_case_length_s": self.per_case_length_s}
         if self.per_step is not None:
             out["per_step"] = self.per_step
         if self.heard is not None:
@@ -250,12 +252,14 @@ def score(cases: tuple[AnyCase, ...], joints: list[list[np.ndarray]],
     per_case = {case.instruction: float(passed[c].mean()) for c, case in enumerate(cases)}
     per_step = steps.reshape(-1, steps.shape[-1]).mean(0).tolist() if steps.shape[-1] > 1 else None
     length = float(np.mean([len(j) for per_voice in joints for j in per_voice])) / FPS
+    per_case_length = {case.instruction: float(np.mean([len(j) for j in joints[c]])) / FPS
+                       for c, case in enumerate(cases)}
     heard_steps = None
     if readings is not None:
         was_heard = np.array([[heard(case, r) for r in readings[c]] for c, case in enumerate(cases)])  # (c v steps)
         heard_steps = _heard_and_done(was_heard.reshape(-1, steps.shape[-1]), steps.reshape(-1, steps.shape[-1]))
-    return BenchmarkResult(float(passed.mean()), float(chance), per_case, int(passed.size), length, per_step,
-                           heard_steps)
+    return BenchmarkResult(float(passed.mean()), float(chance), per_case, int(passed.size), length, per_case_length,
+                           per_step, heard_steps)
 
 
 VOICE_SOURCES = ("test", "festival")

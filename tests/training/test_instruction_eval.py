@@ -61,6 +61,8 @@ def test_score_counts_passes_and_measures_chance():
     assert result.chance == pytest.approx(1 / 4)
     assert chance_pairs(cases) == [(0, 1), (1, 0)]
     assert result.per_step is None and result.mean_length_s == pytest.approx((len(up) + 3 * len(walk)) / 4 / 20)
+    assert result.per_case_length_s == pytest.approx({"raise your right hand": (len(up) + len(walk)) / 2 / 20,
+                                                      "walk forward": len(walk) / 20})
 
 
 def test_benchmark_pairs_every_side_and_direction():
