@@ -19,7 +19,7 @@ def _corpus(args: argparse.Namespace) -> int:
     config = CorpusConfig(num_clips=args.clips, seed=args.seed, num_utterances=args.utterances,
                           num_espeak_voices=args.voices, audio=not args.no_audio,
                           kind_weighting=args.kind_weighting, seated_hold_s=args.seated_hold_s,
-                          seated_endings=args.seated_endings)
+                          seated_endings=args.seated_endings, overlong=args.overlong)
     s = build_corpus(args.out, config, workers=args.workers)
     print(f"{args.out}: {s['clips']} clips ({s['clips_per_split']}), {s['motion_hours']:.2f} h of motion, "
           f"{s['action_kinds']} action kinds, {s['captions']} captions, {s['rewrites']} rewrites, "
@@ -114,6 +114,10 @@ def register(subparsers) -> None:
                         help="share of clips drawn to end by sitting down, e.g. 0.1 (default 0: as the kind "
                              "weighting draws them, about 2 in 100), so a model does not learn that every "
                              "motion ends standing")
+    corpus.add_argument("--overlong", choices=("redraw", "shorten"), default="redraw",
+                        help="a chain of actions too long for one clip (9.8 s): drawn again (default; long "
+                             "actions such as walks then come out rarer than the weighting asks), or cut to "
+                             "its longest first part that fits")
     corpus.set_defaults(func=_corpus)
 
     speak = commands.add_parser(

@@ -96,6 +96,8 @@ def test_bad_options_and_unwritable_folder(tmp_path):
     for share in (-0.1, 1.5, float("nan")):
         with pytest.raises(InputError, match="--seated-endings"):
             CorpusConfig(num_clips=1, seated_endings=share)
+    with pytest.raises(InputError, match="--overlong"):
+        CorpusConfig(num_clips=1, overlong="trim")
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(InputError, match="cannot create folder"):  # works as root too, unlike chmod

@@ -10,7 +10,7 @@ from a2m_core.motion.skeleton import HUMANML3D
 from training.data.actions import GENERATORS, generate
 from a2m_core.motion.metrics import foot_skating
 from training.data.plausibility import check_motion
-from training.data.sequences import MAX_FRAMES, MIN_FRAMES, sample_clip, sample_specs, sequence_track
+from training.data.sequences import MAX_FRAMES, MIN_FRAMES, fit_chain, sample_clip, sample_specs, sequence_track
 from training.data.spec import ACTION_KINDS, ActionSpec, sample_spec
 from training.data.track import FIELDS, concat, render, still, transformed
 
@@ -179,6 +179,33 @@ def test_a_share_of_clips_is_drawn_to_end_seated():
     for _ in range(30):  # every chain ends seated where one can: not after starting seated, then standing up
         specs = sample_specs(rng, int(rng.integers(1, 4)), end_seated=True)
         assert specs[-1].action_kind.end_pose == "sit" or specs[-1].kind == "stand_up"
+
+
+def test_an_overlong_chain_is_shortened_to_its_first_part_that_fits():
+    walks = [ActionSpec("walk", direction=d, count=8, speed="slow") for d in ("left", "right", "forward")]
+    assert fit_chain(walks, np.random.default_rng(0), 0, "redraw", end_seated=False) is None
+    specs, track = fit_chain(walks, np.random.default_rng(0), 0, "shorten", end_seated=False)
+    assert specs == walks[:len(specs)] and 1 <= len(specs) < 3 and MIN_FRAMES <= track.num_frames <= MAX_FRAMES
+    # drawn to end seated: a first part that does not end seated is no answer
+    seated = [*walks[:2], ActionSpec("sit_down")]
+    assert fit_chain(seated, np.random.default_rng(0), 0, "shorten", end_seated=True) is None
+    with pytest.raises(ValueError, match="overlong"):
+        sample_clip(np.random.default_rng(0), overlong="trim")
+
+
+def test_shortening_keeps_long_actions_as_often_as_they_are_drawn():
+    def long_actions(overlong: str) -> int:
+        count = 0
+        for i in range(400):
+            rng = np.random.default_rng([7, i])
+            fitted = None
+            while fitted is None:
+                specs = sample_specs(rng, int(rng.integers(1, 4)), "meanings")
+                fitted = fit_chain(specs, rng, 0, overlong, end_seated=False)
+            count += sum(s.kind in ("walk", "walk_circle") for s in fitted[0])
+        return count
+
+    assert long_actions("shorten") > 1.15 * long_actions("redraw")  # redrawing loses about a quarter of them
 
 
 def test_skating_is_below_the_real_humanml3d_clip():

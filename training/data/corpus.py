@@ -39,7 +39,7 @@ from training.data.captions import describe_many, order_pair, write_texts
 from training.data.files import run_resumable, write_json
 from training.data.plausibility import PlausibilityReport, check_motion
 from training.data.rewrite import rewrite
-from training.data.sequences import KIND_WEIGHTINGS, Clip, sample_clip
+from training.data.sequences import KIND_WEIGHTINGS, OVERLONG, Clip, sample_clip
 from training.data.spec import ActionSpec
 from training.data.track import FPS
 from training.data.splits import frames_of_split, split_of_clip
@@ -63,14 +63,16 @@ def corpus_codec() -> FeatureCodec:
 
 
 def draw_motion(rng: np.random.Generator, codec: FeatureCodec, weighting: str = "kinds",
-                seated_hold: int = 0, seated_endings: float = 0.0) -> tuple[Clip, np.ndarray, PlausibilityReport]:
+                seated_hold: int = 0, seated_endings: float = 0.0,
+                overlong: str = "redraw") -> tuple[Clip, np.ndarray, PlausibilityReport]:
     """A random clip whose stored form is plausible: (clip, features (t-1 d), report of the stored joints).
 
     The check runs on the joints decoded from the features (what `new_joints` holds) against the
     motion they were encoded from, so a storage error is redrawn like an implausible motion.
     """
     for _ in range(MAX_DRAWS):
-        clip = sample_clip(rng, weighting=weighting, seated_hold=seated_hold, seated_endings=seated_endings)
+        clip = sample_clip(rng, weighting=weighting, seated_hold=seated_hold, seated_endings=seated_endings,
+                           overlong=overlong)
         features = codec.encode(clip.joints)  # (t-1 263)
         report = check_motion(codec.decode(features), MAX_SKATE_RATIO, encoded_from=codec.canonical_joints(clip.joints))
         if not report.problems:
@@ -92,6 +94,7 @@ class CorpusConfig:
     kind_weighting: str = "kinds"  # training.data.sequences.KIND_WEIGHTINGS
     seated_hold_s: float = 0.0  # longest random sitting still after a clip's final sit-down
     seated_endings: float = 0.0  # share of clips drawn to end seated (0: as the kind weighting draws them)
+    overlong: str = "redraw"  # a chain too long for a clip: training.data.sequences.OVERLONG
 
     def __post_init__(self) -> None:
         if self.kind_weighting not in KIND_WEIGHTINGS:
@@ -101,6 +104,8 @@ class CorpusConfig:
             raise InputError(f"--seated-hold-s must be between 0 and {MAX_SEATED_HOLD_S:g}, got {self.seated_hold_s}")
         if not 0.0 <= self.seated_endings <= 1.0:
             raise InputError(f"--seated-endings must be a share between 0 and 1, got {self.seated_endings}")
+        if self.overlong not in OVERLONG:
+            raise InputError(f"--overlong must be one of {', '.join(OVERLONG)}, got {self.overlong!r}")
         if not 1 <= self.num_clips <= MAX_CLIPS:
             raise InputError(f"--clips must be between 1 and {MAX_CLIPS}, got {self.num_clips}")
         if self.num_captions < 1 or self.num_rewrites < 1:
@@ -156,7 +161,7 @@ def build_clip(out: Path, config: CorpusConfig, item: str) -> dict:
     codec = corpus_codec()
     try:
         clip, features, report = draw_motion(rng, codec, config.kind_weighting, round(config.seated_hold_s * FPS),
-                                               config.seated_endings)
+                                               config.seated_endings, config.overlong)
     except RuntimeError as exc:
         raise RuntimeError(f"clip {item}: {exc}") from None
     captions = describe_many(list(clip.specs), config.num_captions, rng)

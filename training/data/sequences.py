@@ -9,6 +9,10 @@ without it a lone sit-down is always about 2 s and a sit-down-then-stand-up alwa
 model given a longer clip for "sit down" fills it by standing up again. And a share of clips may be
 drawn to end seated (`seated_endings`): drawn freely, about 2 in 100 do, and a model trained on
 them stands up again at the end of "sit down".
+
+A chain too long for one clip is drawn again (`overlong="redraw"`), which makes the long actions
+(walks, a 5 s sideways walk) rarer than their weighting asks; `overlong="shorten"` keeps its longest
+first part that fits instead, so every action is drawn about as often as its weight.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ MAX_ACTIONS = 3
 # side or direction of a kind its own share (walking forward as often as sitting down), so the kinds a
 # listener must tell apart by one word are not four times rarer than the others.
 KIND_WEIGHTINGS = ("kinds", "meanings")
+# What happens to a chain longer than MAX_FRAMES: drawn again, or cut to its longest first part that fits.
+OVERLONG = ("redraw", "shorten")
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,12 @@ def sequence_track(specs: list[ActionSpec], rng: np.random.Generator, seated_hol
     A chain that ends seated then sits still for 0 to `seated_hold` frames (uniform); the random
     draw is made only for such chains, so every other chain comes out as without it.
     """
-    tracks = [generate(spec, rng) for spec in specs]
+    return _join(specs, [generate(spec, rng) for spec in specs], rng, seated_hold)
+
+
+def _join(specs: list[ActionSpec], tracks: list[Track], rng: np.random.Generator, seated_hold: int) -> Track:
+    """sequence_track of actions whose tracks are already generated."""
+    tracks = list(tracks)
     if seated_hold > 0 and specs[-1].action_kind.end_pose == "sit":
         tracks.append(still(int(rng.integers(seated_hold + 1)) + 1, "sit"))
     track = concat(tracks)
@@ -85,17 +96,41 @@ def sequence_track(specs: list[ActionSpec], rng: np.random.Generator, seated_hol
     return track
 
 
+def fit_chain(specs: list[ActionSpec], rng: np.random.Generator, seated_hold: int, overlong: str,
+                   end_seated: bool) -> tuple[list[ActionSpec], Track] | None:
+    """The chain (or, with overlong="shorten", its longest first part) joined within MAX_FRAMES, or None.
+
+    A first part must still end seated when the chain was drawn to.
+    """
+    tracks = [generate(spec, rng) for spec in specs]
+    track = _join(specs, tracks, rng, seated_hold)
+    if track.num_frames <= MAX_FRAMES:
+        return specs, track
+    if overlong == "shorten":
+        for n in range(len(specs) - 1, 0, -1):
+            if end_seated and specs[n - 1].action_kind.end_pose != "sit":
+                continue
+            track = _join(specs[:n], tracks[:n], rng, seated_hold)
+            if track.num_frames <= MAX_FRAMES:
+                return specs[:n], track
+    return None
+
+
 def sample_clip(rng: np.random.Generator, max_tries: int = 100, weighting: str = "kinds",
-                seated_hold: int = 0, seated_endings: float = 0.0) -> Clip:
+                seated_hold: int = 0, seated_endings: float = 0.0, overlong: str = "redraw") -> Clip:
     """A random clip of 1-3 actions between MIN_FRAMES and MAX_FRAMES long (see sequence_track for seated_hold).
 
     A share `seated_endings` of the clips is drawn to end seated; the draw for it is made only when
-    the share is above 0, so clips come out as without it then.
+    the share is above 0, so clips come out as without it then. A chain too long is drawn again or
+    shortened (`overlong`, one of OVERLONG; the module's docstring says why).
     """
+    if overlong not in OVERLONG:
+        raise ValueError(f"overlong must be one of {OVERLONG}, got {overlong!r}")
     for _ in range(max_tries):
         end_seated = seated_endings > 0 and rng.random() < seated_endings
         specs = sample_specs(rng, int(rng.integers(1, MAX_ACTIONS + 1)), weighting, end_seated)
-        track = sequence_track(specs, rng, seated_hold)
-        if track.num_frames <= MAX_FRAMES:
+        fitted = fit_chain(specs, rng, seated_hold, overlong, end_seated)
+        if fitted is not None:
+            specs, track = fitted
             return Clip(tuple(specs), render(track))
     raise RuntimeError(f"no clip within {MAX_FRAMES} frames in {max_tries} tries")
