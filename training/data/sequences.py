@@ -97,7 +97,7 @@ def _join(specs: list[ActionSpec], tracks: list[Track], rng: np.random.Generator
 
 
 def fit_chain(specs: list[ActionSpec], rng: np.random.Generator, seated_hold: int, overlong: str,
-                   end_seated: bool) -> tuple[list[ActionSpec], Track] | None:
+              end_seated: bool) -> tuple[list[ActionSpec], Track] | None:
     """The chain (or, with overlong="shorten", its longest first part) joined within MAX_FRAMES, or None.
 
     A first part must still end seated when the chain was drawn to.
