@@ -11,8 +11,8 @@ drawn to end seated (`seated_endings`): drawn freely, about 2 in 100 do, and a m
 them stands up again at the end of "sit down".
 
 A chain too long for one clip is drawn again (`overlong="redraw"`), which makes the long actions
-(walks, a 5 s sideways walk) rarer than their weighting asks; `overlong="shorten"` keeps its longest
-first part that fits instead, so every action is drawn about as often as its weight.
+(walks of up to 5.5 s) rarer than their weighting asks; `overlong="shorten"` keeps its longest first
+part that fits instead, which brings them much closer to their weight.
 """
 
 from __future__ import annotations
