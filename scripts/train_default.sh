@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped model's whole recipe (docs/results.md, "Training recipe"), from nothing to a folder
-# shaped like models/default, on whatever this machine has (about 2 h 30 min on 2 CPU cores).
+# shaped like models/default, on whatever this machine has (1 h 37 min on 2 CPU cores, docs/results.md).
 #
 #   scripts/train_default.sh RUN [EVALUATOR]
 #
