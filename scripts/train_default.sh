@@ -13,10 +13,10 @@
 # the way to see how much two runs of one recipe differ. Evaluate the result with
 # scripts/evaluate_shipped.sh or `a2m eval-instructions --model RUN/default`.
 set -euo pipefail
+RUN=$(realpath -m "${1:?usage: scripts/train_default.sh RUN [EVALUATOR]}")  # paths given are the caller's
+EVALUATOR=$(realpath -m "${2:-$(dirname "$0")/../models/default/evaluator}")
 cd "$(dirname "$0")/.."
 
-RUN=${1:?usage: scripts/train_default.sh RUN [EVALUATOR]}
-EVALUATOR=${2:-models/default/evaluator}
 A2M=${A2M:-a2m}
 command -v "$A2M" >/dev/null || A2M=.venv/bin/a2m
 CONFIGS=training/configs
