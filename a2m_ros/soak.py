@@ -39,9 +39,8 @@ AUDIO_TOLERANCE_S = 0.6  # an utterance's audio vs its instruction's: pre-roll 0
 QUIET_S = 5.0  # recording played, every utterance answered: this long without a status ends the run
 STALL_LOG = "the sender stopped"  # the motion node's log line when it ends an utterance on a stall
 MIC_LOSS_LOG = "audio block(s) lost"  # the microphone node's warning when it could not keep up
-LEAD_IN_S = 2.0  # silence before the first instruction: the motion node may still be discovering the
-# microphone node's publisher when the soak hears its first chunk (0.5 s lost the first 0.9 s of an
-# instruction once, with a training run and the test suite on both cores)
+LEAD_IN_S = 2.0  # silence before the first instruction: playing starts once the soak hears the microphone
+# node's first chunk, and under load the motion node may not have matched that publisher yet
 
 
 @dataclass(frozen=True)
